@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RejoinSteps
+
+struct RejoinCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rejoin",
+        abstract: "Rejoin this node as a streaming standby of --from (the default command)."
+    )
+
+    @Option(name: .customLong("from"), help: ArgumentHelp("The new primary: HOST, HOST:PORT or [IPV6]:PORT.", valueName: "host[:port]"))
+    var from: String
+
+    @OptionGroup var target: TargetOptions
+
+    @Option(help: ArgumentHelp("Clone method. Only 'basebackup' for now.", valueName: "method"))
+    var method: String = "basebackup"
+
+    @Option(help: ArgumentHelp("Seconds to wait for the standby to stream and catch up.", valueName: "seconds"))
+    var verifyTimeout: Int = 120
+
+    @Option(help: ArgumentHelp("Seconds libpq waits for a connection to the upstream.", valueName: "seconds"))
+    var connectTimeout: Int = 10
+
+    @Option(help: ArgumentHelp("This node's application_name on the upstream (default: the short host name).", valueName: "name"))
+    var nodeName: String?
+
+    @Flag(help: "Stop a local server that runs as a primary (it loses whatever it accepted after the failover).")
+    var demote = false
+
+    @Flag(help: "Run preflight and print the plan; change nothing.")
+    var dryRun = false
+
+    @Flag(inversion: .prefixedNo, help: "Keep this node's postgresql.conf, pg_hba.conf, pg_ident.conf and local auto.conf settings.")
+    var keepConfig = true
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        do { _ = try UpstreamAddress(parsing: from) } catch {
+            throw ValidationError((error as? LocalizedError)?.errorDescription ?? "\(error)")
+        }
+        guard method == "basebackup" else {
+            throw ValidationError("--method '\(method)' is not known; this version supports: basebackup")
+        }
+        guard verifyTimeout > 0 else { throw ValidationError("--verify-timeout must be a positive number of seconds, not \(verifyTimeout)") }
+        guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be a positive number of seconds, not \(connectTimeout)") }
+        if let nodeName, nodeName.isEmpty { throw ValidationError("--node-name must not be empty") }
+        try target.validate()
+    }
+
+    func run() async throws {
+        let out = output.makeOutput()
+        let logger = output.makeLogger()
+        let status = await CommandRunner.run(output: out) {
+            let pgdata = try target.resolvedPGDATA()
+            try Privileges.becomeOwner(of: pgdata.ownerReference)
+            let options = RejoinOptions(
+                upstream: try UpstreamAddress(parsing: from), pgdata: pgdata.path, user: target.user,
+                passfile: target.effectivePassfile, database: target.dbname, bindir: target.bindir,
+                method: method, verifyTimeout: verifyTimeout, connectTimeout: connectTimeout,
+                demote: demote, dryRun: dryRun, keepConfig: keepConfig,
+                nodeName: nodeName ?? HostName.short())
+            let outcome = try await Rejoin(options: options, logger: logger, delegate: out).run()
+            out.finish(outcome)
+            return .ok
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+}

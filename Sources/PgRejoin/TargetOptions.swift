@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import RejoinSteps
+
+/// Where the local data directory is and how to reach the upstream: shared by the commands.
+struct TargetOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The failed primary's data directory (default: $PGDATA).", valueName: "dir"))
+    var pgdata: String?
+
+    @Option(help: ArgumentHelp("The replication role on the upstream.", valueName: "role"))
+    var user: String = "repl"
+
+    @Option(help: ArgumentHelp("libpq password file for the role; also written into primary_conninfo.", valueName: "path"))
+    var passfile: String?
+
+    @Option(help: ArgumentHelp("Database for pg-rejoin's SQL checks on the upstream.", valueName: "name"))
+    var dbname: String = "postgres"
+
+    @Option(help: ArgumentHelp("Directory of the PostgreSQL programs (default: /usr/lib/postgresql/MAJOR/bin, pg_config, PATH).", valueName: "dir"))
+    var bindir: String?
+
+    func validate() throws {
+        if let pgdata, pgdata.isEmpty { throw ValidationError("--pgdata must not be empty") }
+        if pgdata == nil && (ProcessInfo.processInfo.environment["PGDATA"] ?? "").isEmpty {
+            throw ValidationError("no data directory: pass --pgdata DIR or set PGDATA")
+        }
+        if user.isEmpty { throw ValidationError("--user must not be empty") }
+        if let passfile, !passfile.hasPrefix("/") {
+            throw ValidationError("--passfile must be an absolute path (the standby's walreceiver reads it from another working directory): \(passfile)")
+        }
+    }
+
+    struct DataDirectory {
+        var path: String
+        /// What to take the owner from when PGDATA is set aside by an unfinished run.
+        var ownerReference: String
+    }
+
+    func resolvedPGDATA() throws -> DataDirectory {
+        let raw = pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? ""
+        let absolute = raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
+        var path = (absolute as NSString).standardizingPath
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+        let work = WorkPaths(pgdata: path).workDirectory
+        let reference = FileManager.default.fileExists(atPath: path) || !FileManager.default.fileExists(atPath: work) ? path : work
+        return DataDirectory(path: path, ownerReference: reference)
+    }
+
+    /// --passfile, else an absolute PGPASSFILE: the walreceiver runs without our environment,
+    /// so the file it should use has to be written into primary_conninfo.
+    var effectivePassfile: String? {
+        if let passfile { return passfile }
+        if let env = ProcessInfo.processInfo.environment["PGPASSFILE"], env.hasPrefix("/") { return env }
+        return nil
+    }
+}
+
+enum HostName {
+    static func short() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "pg-rejoin" }
+        let name = String(cString: buffer)
+        return String(name.split(separator: ".").first ?? "pg-rejoin")
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+
+public enum RejoinOutcome: Sendable {
+    case alreadyStandby(UpstreamAddress)
+    case dryRun(RejoinPlan, resumingAt: StepKind?)
+    case rejoined(RunSummary)
+}
+
+/// The whole rejoin: preflight (or the journal's plan when resuming), the lock, the steps, the
+/// summary. The CLI calls this; tests call the CLI.
+public struct Rejoin {
+    public var options: RejoinOptions
+    public var logger: Logger
+    public var delegate: RunDelegate
+    public var children: ChildProcessRunner
+
+    public init(options: RejoinOptions, logger: Logger, delegate: RunDelegate, children: ChildProcessRunner = ChildProcessRunner()) {
+        self.options = options
+        self.logger = logger
+        self.delegate = delegate
+        self.children = children
+    }
+
+    public func run() async throws -> RejoinOutcome {
+        let started = Date()
+        // PGDATA itself may be set aside by an unfinished run, so the journal is looked up by
+        // the path the operator gave (resolved when it still exists).
+        let pgdata = (try? PreflightStep.validateDataDirectory(options.pgdata)) ?? Self.absolute(options.pgdata)
+        let paths = WorkPaths(pgdata: pgdata)
+        let existing = try Journal.read(path: paths.journal, expectedPGDATA: pgdata)
+        existing.warnings.forEach { delegate.handle(.warning($0)) }
+
+        if existing.isUnfinished, let plan = existing.plan {
+            return try await resume(plan: plan, paths: paths, started: started)
+        }
+
+        let outcome = try await PreflightStep(options: options, logger: logger).run(children: children)
+        let plan: RejoinPlan
+        switch outcome {
+        case let .alreadyStandby(address):
+            return .alreadyStandby(address)
+        case let .plan(p, local):
+            plan = p
+            delegate.handle(.info("local server: \(local)"))
+        }
+        if options.dryRun {
+            delegate.handle(.planned(plan, resumingAt: nil))
+            return .dryRun(plan, resumingAt: nil)
+        }
+        try Files.makeDirectory(paths.workDirectory)
+        let lock = try RunLock(path: paths.lock)
+        // Another run may have started and stopped between our look and the lock.
+        let state = try Journal.read(path: paths.journal, expectedPGDATA: pgdata)
+        if state.isUnfinished, let recorded = state.plan {
+            return try await resume(plan: recorded, paths: paths, started: started, lock: lock)
+        }
+        let journal = try Journal(path: paths.journal)
+        let context = RunContext(plan: plan, journal: journal, state: .empty, tools: PgTools(bindir: plan.bindir, children: children),
+                                 logger: logger, delegate: delegate)
+        try context.record(JournalRecord(kind: .plan, run: plan.runID, plan: plan))
+        try context.record(JournalRecord(kind: .step, run: plan.runID, step: .preflight, event: .done,
+                                         facts: ["upstream": plan.upstream.address.description, "system.identifier": plan.systemIdentifier]))
+        delegate.handle(.planned(plan, resumingAt: nil))
+        return try await execute(context, started: started, lock: lock)
+    }
+
+    private func resume(plan: RejoinPlan, paths: WorkPaths, started: Date, lock existingLock: RunLock? = nil) async throws -> RejoinOutcome {
+        guard plan.upstream.address == options.upstream else {
+            throw PreflightError.unfinishedRunFromOtherUpstream(recorded: plan.upstream.address.description,
+                                                                 given: options.upstream.description, workDirectory: paths.workDirectory)
+        }
+        let lock = try existingLock ?? RunLock(path: paths.lock)
+        let state = try Journal.read(path: paths.journal, expectedPGDATA: plan.pgdata)
+        let next = plan.steps.first { !state.isDone($0) }
+        if options.dryRun {
+            delegate.handle(.planned(plan, resumingAt: next))
+            return .dryRun(plan, resumingAt: next)
+        }
+        try PreflightStep.recheckUpstream(plan)
+        let journal = try Journal(path: paths.journal)
+        let context = RunContext(plan: plan, journal: journal, state: state, tools: PgTools(bindir: plan.bindir, children: children),
+                                 logger: logger, delegate: delegate)
+        try context.record(JournalRecord(kind: .note, run: plan.runID, message: "resumed by pid \(getpid()) at \(next?.rawValue ?? "end")"))
+        delegate.handle(.planned(plan, resumingAt: next))
+        return try await execute(context, started: started, lock: lock)
+    }
+
+    private func execute(_ context: RunContext, started: Date, lock: RunLock) async throws -> RejoinOutcome {
+        let plan = context.plan
+        guard context.oldDataLocation() != nil else { throw PreflightError.oldDataMissing(expected: plan.oldDataDirectory) }
+        let steps = plan.steps.compactMap { $0.step }
+        let seconds = try await Runner().run(steps, context: context)
+        try context.record(JournalRecord(kind: .finished, run: plan.runID, message: "verified streaming standby of \(plan.upstream.address)"))
+        withExtendedLifetime(lock) {}
+        let summary = RunSummary(
+            outcome: "rejoined", method: plan.method, upstream: plan.upstream.address.description,
+            bytesCopied: context.state.facts["clone.bytes"].flatMap(UInt64.init) ?? 0,
+            totalSeconds: Date().timeIntervalSince(started),
+            stepSeconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) }),
+            oldDataDirectory: context.oldDataLocation(), serverLog: plan.serverLog)
+        delegate.handle(.summary(summary))
+        return .rejoined(summary)
+    }
+
+    static func absolute(_ path: String) -> String {
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var standardized = (full as NSString).standardizingPath
+        while standardized.count > 1 && standardized.hasSuffix("/") { standardized.removeLast() }
+        return standardized
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// What the operator asked for, already parsed and validated for form by the CLI.
+public struct RejoinOptions: Sendable {
+    public var upstream: UpstreamAddress
+    public var pgdata: String
+    public var user: String
+    public var passfile: String?
+    public var database: String
+    public var bindir: String?
+    public var method: String
+    public var verifyTimeout: Int
+    public var connectTimeout: Int
+    public var demote: Bool
+    public var dryRun: Bool
+    public var keepConfig: Bool
+    public var nodeName: String
+    /// Space left free after the copy, beyond the copy itself.
+    public var diskReserveBytes: UInt64
+
+    public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
+                database: String = "postgres", bindir: String? = nil, method: String = "basebackup",
+                verifyTimeout: Int = 120, connectTimeout: Int = 10, demote: Bool = false, dryRun: Bool = false,
+                keepConfig: Bool = true, nodeName: String, diskReserveBytes: UInt64 = 128 << 20) {
+        self.upstream = upstream
+        self.pgdata = pgdata
+        self.user = user
+        self.passfile = passfile
+        self.database = database
+        self.bindir = bindir
+        self.method = method
+        self.verifyTimeout = verifyTimeout
+        self.connectTimeout = connectTimeout
+        self.demote = demote
+        self.dryRun = dryRun
+        self.keepConfig = keepConfig
+        self.nodeName = nodeName
+        self.diskReserveBytes = diskReserveBytes
+    }
+
+    public var endpoint: UpstreamEndpoint {
+        UpstreamEndpoint(address: upstream, user: user, database: database, passfile: passfile, connectTimeout: connectTimeout)
+    }
+}

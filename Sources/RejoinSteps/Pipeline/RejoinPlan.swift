@@ -1,0 +1,45 @@
+import Foundation
+
+/// Everything a run decided up front, computed once by preflight and written as the journal's
+/// first record. A resumed run reads it back instead of deciding again, so the old data
+/// directory's name, the staging path and the upstream never change half way.
+public struct RejoinPlan: Codable, Sendable, Equatable {
+    /// Bumped when the journal format changes; a reader refuses versions it does not know.
+    public static let formatVersion = 1
+
+    public var format: Int
+    public var runID: String
+    public var created: Date
+    public var upstream: UpstreamEndpoint
+    public var nodeName: String
+    public var pgdata: String
+    public var workDirectory: String
+    public var stagingDirectory: String
+    public var oldDataDirectory: String
+    /// The old data directory's identity: wherever it is renamed to, this finds it.
+    public var oldDataIdentity: FileIdentity
+    /// A new WAL directory outside PGDATA, when the old pg_wal was a symlink.
+    public var walDirectory: String?
+    public var bindir: String
+    public var majorVersion: Int
+    public var systemIdentifier: String
+    public var method: String
+    public var steps: [StepKind]
+    public var localUser: String
+    public var serverLog: String
+    public var verifyTimeout: Int
+    public var upstreamBytes: UInt64
+
+    public var journalPath: String { workDirectory + "/journal.jsonl" }
+}
+
+/// Where a run's files live, derived from PGDATA alone so every command (rejoin, status, abort)
+/// finds them without the journal.
+public struct WorkPaths: Sendable {
+    public var pgdata: String
+    public init(pgdata: String) { self.pgdata = pgdata }
+    public var workDirectory: String { pgdata + ".rejoin" }
+    public var journal: String { workDirectory + "/journal.jsonl" }
+    public var lock: String { workDirectory + "/lock" }
+    public var staging: String { workDirectory + "/staging" }
+}

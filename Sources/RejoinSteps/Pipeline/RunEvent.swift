@@ -1,0 +1,30 @@
+import Foundation
+
+/// What the runner tells its delegate: the terminal, JSON lines, or a test.
+public enum RunEvent: Sendable {
+    case info(String)
+    case warning(String)
+    case planned(RejoinPlan, resumingAt: StepKind?)
+    case stepStarted(StepKind, detail: String)
+    case stepFinished(StepKind, seconds: Double, detail: String)
+    case stepSkipped(StepKind, reason: String)
+    case stepFailed(StepKind, seconds: Double, error: String)
+    /// Bytes done and total (total 0 when unknown), from the child's --progress output.
+    case progress(StepKind, done: UInt64, total: UInt64)
+    case summary(RunSummary)
+}
+
+public struct RunSummary: Sendable, Codable {
+    public var outcome: String
+    public var method: String
+    public var upstream: String
+    public var bytesCopied: UInt64
+    public var totalSeconds: Double
+    public var stepSeconds: [String: Double]
+    public var oldDataDirectory: String?
+    public var serverLog: String?
+}
+
+public protocol RunDelegate: AnyObject, Sendable {
+    func handle(_ event: RunEvent)
+}

@@ -1,0 +1,12 @@
+/// The steps of a rejoin, in order. The raw value is the journal key and what the output shows.
+public enum StepKind: String, Codable, CaseIterable, Sendable {
+    case preflight
+    case stopLocal = "stop-local"
+    case setAside = "set-aside"
+    case clone
+    case keepLocalConfig = "keep-local-config"
+    case writeStandbyConfig = "write-standby-config"
+    case swapIn = "swap-in"
+    case start
+    case verify
+}

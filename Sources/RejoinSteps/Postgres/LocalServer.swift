@@ -1,0 +1,52 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the local server is doing, from postmaster.pid, the process table, pg_ctl status and
+/// pg_controldata together. A pid file alone proves nothing: after a crash it stays behind, and
+/// its pid may since belong to another program.
+public enum LocalServerState: Equatable, Sendable, CustomStringConvertible {
+    case stopped(clean: Bool)
+    /// postmaster.pid is left from a server that is gone (or the pid is now another program).
+    case crashed(stalePid: Int32, note: String)
+    case runningPrimary(pid: Int32)
+    case runningStandby(pid: Int32)
+
+    public var isRunning: Bool {
+        switch self {
+        case .runningPrimary, .runningStandby: return true
+        default: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .stopped(clean): return clean ? "stopped (clean shutdown)" : "stopped (not shut down cleanly)"
+        case let .crashed(pid, note): return "crashed (stale postmaster.pid with pid \(pid): \(note))"
+        case let .runningPrimary(pid): return "running as a primary (pid \(pid))"
+        case let .runningStandby(pid): return "running as a standby (pid \(pid))"
+        }
+    }
+
+    public static func inspect(_ dataDirectory: String, tools: PgTools) async throws -> LocalServerState {
+        let control = try await tools.controlData(dataDirectory)
+        guard let pidFile = PostmasterPid.read(dataDirectory: dataDirectory) else {
+            return .stopped(clean: control.isCleanShutdown)
+        }
+        let pid = pidFile.pid
+        if kill(pid, 0) != 0 && errno == ESRCH {
+            return .crashed(stalePid: pid, note: "no such process")
+        }
+        let program = (Files.read("/proc/\(pid)/comm") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        if !program.isEmpty && program != "postgres" && program != "postmaster" {
+            return .crashed(stalePid: pid, note: "that pid is now \(program), not postgres")
+        }
+        guard try await tools.isRunning(dataDirectory) else {
+            return .crashed(stalePid: pid, note: "pg_ctl status says no server is running")
+        }
+        let inRecovery = control.clusterState?.contains("recovery") ?? false
+            || Files.exists(dataDirectory + "/standby.signal")
+        return inRecovery ? .runningStandby(pid: pid) : .runningPrimary(pid: pid)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum BinaryError: LocalizedError, Equatable {
+    case notFound(tool: String, searched: [String])
+
+    public var errorDescription: String? {
+        switch self {
+        case let .notFound(tool, searched):
+            return "cannot find \(tool) (looked in \(searched.joined(separator: ", "))); install the PostgreSQL server package for this major version or pass --bindir"
+        }
+    }
+}
+
+/// Where the PostgreSQL programs are: --bindir, else Debian's /usr/lib/postgresql/MAJOR/bin for
+/// the data directory's PG_VERSION, else `pg_config --bindir`, else PATH.
+public enum PgBinaries {
+    public static func resolve(explicit: String?, majorVersion: Int?, children: ChildProcessRunner) async throws -> String {
+        var searched: [String] = []
+        var candidates: [String] = []
+        if let explicit {
+            candidates = [explicit]
+        } else {
+            if let major = majorVersion { candidates.append("/usr/lib/postgresql/\(major)/bin") }
+            if let pgConfig = findInPath("pg_config", path: children.baseEnvironment["PATH"]),
+               let result = try? await children.run(ChildCommand(pgConfig, ["--bindir"])), result.succeeded {
+                candidates.append(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            if let pgCtl = findInPath("pg_ctl", path: children.baseEnvironment["PATH"]) {
+                candidates.append(Files.parent(of: pgCtl))
+            }
+        }
+        for dir in candidates where !dir.isEmpty {
+            searched.append(dir)
+            if access(dir + "/pg_ctl", X_OK) == 0 && access(dir + "/pg_basebackup", X_OK) == 0 { return dir }
+        }
+        throw BinaryError.notFound(tool: "pg_ctl and pg_basebackup", searched: searched.isEmpty ? ["PATH"] : searched)
+    }
+
+    static func findInPath(_ name: String, path: String?) -> String? {
+        for dir in (path ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}
+
+/// The PostgreSQL programs pg-rejoin drives, each by absolute path with an argument vector.
+public struct PgTools: Sendable {
+    public var bindir: String
+    public var children: ChildProcessRunner
+
+    public init(bindir: String, children: ChildProcessRunner) {
+        self.bindir = bindir
+        self.children = children
+    }
+
+    public func path(_ tool: String) -> String { bindir + "/" + tool }
+
+    public func controlData(_ dataDirectory: String) async throws -> ControlData {
+        let result = try await children.check(ChildCommand(path("pg_controldata"), ["-D", dataDirectory]))
+        return ControlData(parsing: result.standardOutput)
+    }
+
+    /// `pg_ctl status`: 0 running, 3 not running, 4 no usable data directory.
+    public func isRunning(_ dataDirectory: String) async throws -> Bool {
+        let result = try await children.run(ChildCommand(path("pg_ctl"), ["status", "-D", dataDirectory]))
+        return result.exitCode == 0
+    }
+
+    public func stop(_ dataDirectory: String, mode: String, timeoutSeconds: Int) async throws -> ChildResult {
+        try await children.run(ChildCommand(path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", mode, "-w", "-t", String(timeoutSeconds)]))
+    }
+
+    public func start(_ dataDirectory: String, logFile: String, timeoutSeconds: Int) async throws -> ChildResult {
+        try await children.run(ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]))
+    }
+}

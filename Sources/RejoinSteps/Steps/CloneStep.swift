@@ -1,0 +1,82 @@
+import Foundation
+
+/// Step 4: pg_basebackup into staging (inside the working directory, beside PGDATA), never into
+/// PGDATA. A staging directory left by an interrupted run is never trusted: it is removed and
+/// the copy starts again.
+public struct CloneStep: Step {
+    public let kind = StepKind.clone
+    public init() {}
+
+    public func describe(_ plan: RejoinPlan) -> String {
+        "pg_basebackup from \(plan.upstream.address) into \(plan.stagingDirectory)"
+            + (plan.walDirectory.map { " (WAL in \($0))" } ?? "")
+    }
+
+    public func isDone(_ context: RunContext) async throws -> Bool {
+        // Done means a finished copy exists: staging with its manifest, or already swapped in.
+        guard context.state.isDone(.clone), let location = context.newDataDirectory() else { return false }
+        return location == context.plan.pgdata || Files.exists(location + "/backup_manifest")
+    }
+
+    public func run(_ context: RunContext) async throws -> [String: String] {
+        let plan = context.plan
+        try Files.removeTree(plan.stagingDirectory)
+        if let wal = plan.walDirectory { try Files.removeTree(wal) }
+        var arguments = ["-D", plan.stagingDirectory, "-X", "stream", "--checkpoint=fast",
+                         "-h", plan.upstream.address.host, "-p", String(plan.upstream.address.port),
+                         "-U", plan.upstream.user, "--no-password", "--progress"]
+        if let wal = plan.walDirectory { arguments += ["--waldir", wal] }
+        let command = ChildCommand(context.tools.path("pg_basebackup"), arguments, environment: plan.upstream.childEnvironment)
+        let progress = ProgressParser(total: plan.upstreamBytes)
+        let delegate = context.delegate
+        let result = try await context.children.run(command) { line in
+            if let (done, total) = progress.parse(line) {
+                delegate.handle(.progress(.clone, done: done, total: total))
+            }
+        }
+        guard result.succeeded else {
+            throw StepError.cloneFailed(detail: result.standardErrorTail.filter { !ProgressParser.isProgressLine($0) }.suffix(5).joined(separator: "; "))
+        }
+        guard Files.exists(plan.stagingDirectory + "/backup_manifest"), let identity = FileIdentity.of(plan.stagingDirectory) else {
+            throw StepError.cloneIncomplete(staging: plan.stagingDirectory)
+        }
+        chmod(plan.stagingDirectory, 0o700)
+        let bytes = progress.lastDone
+        return [
+            "staging.path": plan.stagingDirectory,
+            "staging.device": String(identity.device),
+            "staging.inode": String(identity.inode),
+            "clone.bytes": String(bytes),
+            "summary": "copied \(ByteCount.format(bytes))",
+        ]
+    }
+}
+
+/// Reads pg_basebackup's `--progress` lines: "218500/329461 kB (66%), 0/1 tablespace".
+public final class ProgressParser: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done: UInt64 = 0
+    private let fallbackTotal: UInt64
+
+    public init(total: UInt64) { self.fallbackTotal = total }
+
+    public var lastDone: UInt64 { lock.withLock { done } }
+
+    public static func isProgressLine(_ line: String) -> Bool { parseKB(line) != nil }
+
+    static func parseKB(_ line: String) -> (UInt64, UInt64)? {
+        guard let kb = line.range(of: " kB") else { return nil }
+        let head = line[..<kb.lowerBound]
+        let parts = head.split(separator: "/")
+        guard parts.count == 2,
+              let done = UInt64(parts[0].split(separator: " ").last ?? ""),
+              let total = UInt64(parts[1]) else { return nil }
+        return (done * 1024, total * 1024)
+    }
+
+    public func parse(_ line: String) -> (UInt64, UInt64)? {
+        guard let (d, t) = Self.parseKB(line) else { return nil }
+        lock.withLock { done = d }
+        return (d, t > 0 ? t : fallbackTotal)
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Step 5: the node keeps its own configuration. pg_basebackup copied the upstream's
+/// postgresql.conf, pg_hba.conf and pg_ident.conf (port, memory, listen addresses of another
+/// machine); the old data directory's copies, and files they include from inside PGDATA,
+/// replace them. postgresql.auto.conf keeps the local settings but for the ones a standby must
+/// get fresh, which write-standby-config sets.
+public struct KeepLocalConfigStep: Step {
+    public let kind = StepKind.keepLocalConfig
+    public init() {}
+
+    static let configFiles = ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"]
+    /// Settings that point at the old replication topology; never carried over.
+    public static let topologySettings: Set<String> = ["primary_conninfo", "primary_slot_name", "restore_command"]
+
+    public func describe(_ plan: RejoinPlan) -> String {
+        "copy postgresql.conf, pg_hba.conf, pg_ident.conf and local postgresql.auto.conf settings from \(plan.oldDataDirectory)"
+    }
+
+    public func isDone(_ context: RunContext) async throws -> Bool {
+        guard context.state.isDone(kind), let new = context.newDataDirectory(), let old = context.oldDataLocation() else { return false }
+        return Self.files(in: old).allSatisfy { Files.read(old + "/" + $0) == Files.read(new + "/" + $0) }
+    }
+
+    public func run(_ context: RunContext) async throws -> [String: String] {
+        guard let old = context.oldDataLocation() else {
+            throw StepError.oldDataMissing(pgdata: context.plan.pgdata, expected: context.plan.oldDataDirectory)
+        }
+        guard let new = context.newDataDirectory() else {
+            throw StepError.newDataMissing(staging: context.plan.stagingDirectory, pgdata: context.plan.pgdata)
+        }
+        let files = Self.files(in: old)
+        for file in files {
+            let target = new + "/" + file
+            try Files.makeDirectories(Files.parent(of: target), below: new)
+            try Files.copyFile(old + "/" + file, to: target)
+        }
+        let auto = ConfigFile(text: Files.read(old + "/postgresql.auto.conf") ?? "").removing(Self.topologySettings)
+        try Files.writeAtomically(Data(auto.text.utf8), to: new + "/postgresql.auto.conf", mode: 0o600)
+        return ["config.files": files.joined(separator: ","), "summary": "kept \(files.count) local config files"]
+    }
+
+    /// The config files present in `dataDirectory`, plus files they include that live inside it
+    /// (paths relative to PGDATA). Includes outside PGDATA are not ours to copy: they stay
+    /// where they are and keep working.
+    public static func files(in dataDirectory: String) -> [String] {
+        var result: [String] = []
+        var queue = configFiles.filter { Files.exists(dataDirectory + "/" + $0) }
+        while let file = queue.first {
+            queue.removeFirst()
+            guard !result.contains(file) else { continue }
+            result.append(file)
+            guard let text = Files.read(dataDirectory + "/" + file) else { continue }
+            let base = Files.parent(of: file)
+            for include in ConfigFile(text: text).includes {
+                guard let relative = insideDataDirectory(include.path, relativeTo: base, dataDirectory: dataDirectory) else { continue }
+                if include.directive == "include_dir" {
+                    let entries = (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/" + relative)) ?? []
+                    for entry in entries.sorted() where entry.hasSuffix(".conf") && !entry.hasPrefix(".") {
+                        queue.append(relative + "/" + entry)
+                    }
+                } else if Files.exists(dataDirectory + "/" + relative) {
+                    queue.append(relative)
+                }
+            }
+        }
+        return result
+    }
+
+    static func insideDataDirectory(_ path: String, relativeTo base: String, dataDirectory: String) -> String? {
+        let absolute = path.hasPrefix("/") ? path : dataDirectory + "/" + (base == "." ? "" : base + "/") + path
+        let standardized = (absolute as NSString).standardizingPath
+        guard standardized.hasPrefix(dataDirectory + "/") else { return nil }
+        return String(standardized.dropFirst(dataDirectory.count + 1))
+    }
+}

@@ -1,0 +1,24 @@
+import Foundation
+
+/// Step 8: pg_ctl -w start, log in the working directory.
+public struct StartStep: Step {
+    public let kind = StepKind.start
+    public init() {}
+
+    public func describe(_ plan: RejoinPlan) -> String { "pg_ctl start -D \(plan.pgdata) (log \(plan.serverLog))" }
+
+    public func isDone(_ context: RunContext) async throws -> Bool {
+        guard let id = context.stagingIdentity, FileIdentity.of(context.plan.pgdata) == id else { return false }
+        return try await LocalServerState.inspect(context.plan.pgdata, tools: context.tools).isRunning
+    }
+
+    public func run(_ context: RunContext) async throws -> [String: String] {
+        let plan = context.plan
+        let result = try await context.tools.start(plan.pgdata, logFile: plan.serverLog, timeoutSeconds: max(60, plan.verifyTimeout))
+        guard result.succeeded else {
+            throw StepError.startFailed(pgdata: plan.pgdata, log: plan.serverLog,
+                                        detail: result.standardErrorTail.last ?? result.statusDescription)
+        }
+        return ["server.log": plan.serverLog, "summary": "started"]
+    }
+}

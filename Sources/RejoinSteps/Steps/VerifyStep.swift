@@ -1,0 +1,66 @@
+import Foundation
+
+/// Step 9: proof, not hope. Locally the server is in recovery and its WAL receiver streams from
+/// the upstream; on the upstream, pg_stat_replication shows this node streaming; and replay has
+/// reached the upstream's WAL position taken when verify began.
+public struct VerifyStep: Step {
+    public let kind = StepKind.verify
+    public init() {}
+
+    public func describe(_ plan: RejoinPlan) -> String {
+        "wait up to \(plan.verifyTimeout) s for streaming from \(plan.upstream.address) and replay to catch up"
+    }
+
+    /// Never skipped: it is cheap when all is well, and it is the point of the whole run.
+    public func isDone(_ context: RunContext) async throws -> Bool { false }
+
+    public func run(_ context: RunContext) async throws -> [String: String] {
+        let plan = context.plan
+        let deadline = Date().addingTimeInterval(TimeInterval(plan.verifyTimeout))
+        var target: String?
+        var waitingFor = "the local server to accept connections"
+        var warnedPrivilege = false
+        while true {
+            do {
+                let upstream = try plan.upstream.connectSQL()
+                if target == nil { target = try upstream.value("SELECT pg_current_wal_lsn()::text") }
+                let local = try LocalEndpoint.connect(dataDirectory: plan.pgdata, user: plan.localUser)
+                let status = try StandbyStatus.read(local)
+                if !status.inRecovery {
+                    waitingFor = "recovery (the server is not in recovery: standby.signal missing?)"
+                } else if !status.isStreaming(from: plan.upstream.address) {
+                    waitingFor = "the WAL receiver to stream from \(plan.upstream.address) (now: \(status.receiverStatus ?? "not running"))"
+                } else if let target, try local.value("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", [target]) != "t" {
+                    waitingFor = "replay to reach \(target) (now \(status.replayLSN ?? "?"))"
+                } else {
+                    let rows = try upstream.query("SELECT state FROM pg_stat_replication WHERE application_name = $1", [plan.nodeName])
+                    if rows.isEmpty {
+                        waitingFor = "the upstream to list application_name \(plan.nodeName) in pg_stat_replication"
+                    } else if rows.contains(where: { $0.first == "streaming" }) {
+                        return ["verify.lsn": target ?? "", "summary": "streaming from \(plan.upstream.address), replayed to \(target ?? "?")"]
+                    } else if rows.allSatisfy({ $0.first == nil }) {
+                        // The role lacks pg_read_all_stats: the upstream hides the state column.
+                        if !warnedPrivilege {
+                            context.delegate.handle(.warning("role \(plan.upstream.user) cannot read pg_stat_replication.state on the upstream (grant it pg_monitor); relying on the local WAL receiver"))
+                            warnedPrivilege = true
+                        }
+                        return ["verify.lsn": target ?? "", "summary": "streaming from \(plan.upstream.address), replayed to \(target ?? "?")"]
+                    } else {
+                        waitingFor = "the upstream to report \(plan.nodeName) as streaming (now \(rows.compactMap { $0.first ?? nil }.joined(separator: ",")))"
+                    }
+                }
+            } catch let error as PgError {
+                waitingFor = error.errorDescription ?? waitingFor
+            }
+            if Date() >= deadline {
+                throw StepError.verifyTimedOut(seconds: plan.verifyTimeout, waitingFor: waitingFor, logTail: Self.tail(of: plan.serverLog, lines: 15))
+            }
+            try await Task.sleep(nanoseconds: 500_000_000)
+        }
+    }
+
+    static func tail(of path: String, lines: Int) -> [String] {
+        guard let text = Files.read(path) else { return [] }
+        return Array(text.split(separator: "\n").suffix(lines).map(String.init))
+    }
+}

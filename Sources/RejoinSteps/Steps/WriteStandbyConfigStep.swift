@@ -1,0 +1,48 @@
+import Foundation
+
+/// Step 6: standby.signal and a fresh primary_conninfo in postgresql.auto.conf. The conninfo
+/// names host, port, user, application_name and passfile, every value quoted; never a password.
+public struct WriteStandbyConfigStep: Step {
+    public let kind = StepKind.writeStandbyConfig
+    public init() {}
+
+    public func describe(_ plan: RejoinPlan) -> String {
+        "write standby.signal and primary_conninfo (\(Self.primaryConninfo(plan)))"
+    }
+
+    public static func primaryConninfo(_ plan: RejoinPlan) -> String {
+        var pairs: [(String, String)] = [
+            ("host", plan.upstream.address.host),
+            ("port", String(plan.upstream.address.port)),
+            ("user", plan.upstream.user),
+            ("application_name", plan.nodeName),
+        ]
+        if let passfile = plan.upstream.passfile { pairs.append(("passfile", passfile)) }
+        return Quoting.conninfo(pairs)
+    }
+
+    public static func rewrite(autoConf text: String, plan: RejoinPlan) -> String {
+        ConfigFile(text: text)
+            .removing(KeepLocalConfigStep.topologySettings)
+            .setting("primary_conninfo", to: primaryConninfo(plan))
+            .text
+    }
+
+    public func isDone(_ context: RunContext) async throws -> Bool {
+        guard let new = context.newDataDirectory(), Files.exists(new + "/standby.signal") else { return false }
+        let current = Files.read(new + "/postgresql.auto.conf") ?? ""
+        return current == Self.rewrite(autoConf: current, plan: context.plan)
+    }
+
+    public func run(_ context: RunContext) async throws -> [String: String] {
+        guard let new = context.newDataDirectory() else {
+            throw StepError.newDataMissing(staging: context.plan.stagingDirectory, pgdata: context.plan.pgdata)
+        }
+        let autoConf = new + "/postgresql.auto.conf"
+        let rewritten = Self.rewrite(autoConf: Files.read(autoConf) ?? "", plan: context.plan)
+        try Files.writeAtomically(Data(rewritten.utf8), to: autoConf, mode: 0o600)
+        try Files.removeTree(new + "/recovery.signal")
+        try Files.writeAtomically(Data(), to: new + "/standby.signal", mode: 0o600)
+        return ["summary": "standby of \(context.plan.upstream.address) as \(context.plan.nodeName)"]
+    }
+}

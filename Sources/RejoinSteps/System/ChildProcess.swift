@@ -1,0 +1,148 @@
+import Foundation
+import Subprocess
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
+
+/// One child process to run: an absolute executable and an argument vector. Never a shell string.
+public struct ChildCommand: Sendable, CustomStringConvertible {
+    public var executable: String
+    public var arguments: [String]
+    /// Variables added to (or overriding) the base environment of the runner.
+    public var environment: [String: String]
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+    }
+
+    /// For logs: the program's name and its arguments. Arguments never hold secrets (passwords
+    /// travel through passfiles or the environment), so this is safe to print.
+    public var description: String {
+        ([(executable as NSString).lastPathComponent] + arguments).joined(separator: " ")
+    }
+}
+
+public struct ChildResult: Sendable {
+    public var exitCode: Int32?
+    public var signal: Int32?
+    public var standardOutput: String
+    /// The last lines the child wrote to stderr: enough to explain a failure.
+    public var standardErrorTail: [String]
+
+    public var succeeded: Bool { exitCode == 0 }
+
+    public var statusDescription: String {
+        if let code = exitCode { return "exit status \(code)" }
+        if let sig = signal { return "killed by signal \(sig)" }
+        return "unknown status"
+    }
+}
+
+public enum ChildProcessError: LocalizedError {
+    case launch(command: String, reason: String)
+    case failed(command: String, result: ChildResult)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .launch(command, reason):
+            return "cannot start \(command): \(reason); check --bindir and that the PostgreSQL binaries are installed"
+        case let .failed(command, result):
+            let tail = result.standardErrorTail.suffix(8).joined(separator: "\n  ")
+            return "\(command) failed (\(result.statusDescription))" + (tail.isEmpty ? "" : ":\n  \(tail)")
+        }
+    }
+}
+
+/// Runs children with an explicit environment (LC_ALL=C so their output parses the same
+/// everywhere), drains stdout and stderr concurrently, and hands each stderr line to a callback
+/// as it arrives (progress, logs).
+public struct ChildProcessRunner: Sendable {
+    public var baseEnvironment: [String: String]
+
+    public init(baseEnvironment: [String: String] = ChildProcessRunner.defaultEnvironment()) {
+        self.baseEnvironment = baseEnvironment
+    }
+
+    /// The parent's PATH, HOME and libpq variables (PGPASSWORD and friends reach children only
+    /// through the environment, never argv), with the connection-target variables removed so a
+    /// stray PGHOST cannot redirect a child.
+    public static func defaultEnvironment() -> [String: String] {
+        let parent = ProcessInfo.processInfo.environment
+        var env: [String: String] = ["LC_ALL": "C", "LANG": "C"]
+        for key in ["PATH", "HOME", "USER", "LOGNAME", "TZ"] {
+            if let value = parent[key] { env[key] = value }
+        }
+        let targetVariables: Set<String> = ["PGDATA", "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGOPTIONS"]
+        for (key, value) in parent where key.hasPrefix("PG") && !targetVariables.contains(key) {
+            env[key] = value
+        }
+        if env["PATH"] == nil { env["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
+        return env
+    }
+
+    public func run(_ command: ChildCommand, onStandardError: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChildResult {
+        var environment: [Environment.Key: String] = [:]
+        for (key, value) in baseEnvironment.merging(command.environment, uniquingKeysWith: { $1 }) {
+            if let k = Environment.Key(rawValue: key) { environment[k] = value }
+        }
+        var options = PlatformOptions()
+        // Own process group: a Ctrl-C on the terminal reaches pg-rejoin, which decides what to
+        // tell the child, instead of killing the child behind its back.
+        options.processGroupID = 0
+        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(10))]
+        do {
+            let result = try await Subprocess.run(
+                .path(FilePath(command.executable)),
+                arguments: Arguments(command.arguments),
+                environment: .custom(environment),
+                platformOptions: options,
+                input: .none,
+                output: .sequence,
+                error: .sequence
+            ) { execution -> (String, [String]) in
+                async let out: String = {
+                    var collected = ""
+                    for try await line in execution.standardOutput.strings() {
+                        collected += line + "\n"
+                    }
+                    return collected
+                }()
+                async let err: [String] = {
+                    var tail: [String] = []
+                    for try await line in execution.standardError.strings() {
+                        let trimmed = line.trimmingCharacters(in: .whitespaces)
+                        if trimmed.isEmpty { continue }
+                        onStandardError(trimmed)
+                        tail.append(trimmed)
+                        if tail.count > 200 { tail.removeFirst(tail.count - 100) }
+                    }
+                    return tail
+                }()
+                return try await (out, err)
+            }
+            let (stdout, stderrTail) = result.closureResult
+            switch result.terminationStatus {
+            case let .exited(code):
+                return ChildResult(exitCode: code, signal: nil, standardOutput: stdout, standardErrorTail: stderrTail)
+            case let .signaled(sig):
+                return ChildResult(exitCode: nil, signal: sig, standardOutput: stdout, standardErrorTail: stderrTail)
+            }
+        } catch let error as ChildProcessError {
+            throw error
+        } catch {
+            throw ChildProcessError.launch(command: command.description, reason: "\(error)")
+        }
+    }
+
+    /// Runs and throws unless the child exited 0.
+    @discardableResult
+    public func check(_ command: ChildCommand, onStandardError: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChildResult {
+        let result = try await run(command, onStandardError: onStandardError)
+        guard result.succeeded else { throw ChildProcessError.failed(command: command.description, result: result) }
+        return result
+    }
+}

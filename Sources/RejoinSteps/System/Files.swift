@@ -1,0 +1,174 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file's identity on disk. A rename keeps it, so it tells "the old data directory" from
+/// "the new one" even after both have moved, without trusting any name or the journal.
+public struct FileIdentity: Codable, Hashable, Sendable, CustomStringConvertible {
+    public var device: UInt64
+    public var inode: UInt64
+
+    public var description: String { "\(device):\(inode)" }
+
+    /// The identity of the file or directory at `path` itself (symlinks are not followed),
+    /// or nil when nothing is there.
+    public static func of(_ path: String) -> FileIdentity? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+}
+
+public enum FileError: LocalizedError, Equatable {
+    case open(path: String, errno: Int32)
+    case write(path: String, errno: Int32)
+    case sync(path: String, errno: Int32)
+    case rename(from: String, to: String, errno: Int32)
+    case remove(path: String, reason: String)
+    case create(path: String, errno: Int32)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .open(path, e): return "cannot open \(path): \(String(cString: strerror(e))); check that it exists and that the data directory's owner may read it"
+        case let .write(path, e): return "cannot write \(path): \(String(cString: strerror(e))); check free space and permissions"
+        case let .sync(path, e): return "cannot fsync \(path): \(String(cString: strerror(e))); the disk may be failing, check the kernel log"
+        case let .rename(from, to, e): return "cannot rename \(from) to \(to): \(String(cString: strerror(e))); both must be on the same filesystem and the parent writable"
+        case let .remove(path, reason): return "cannot remove \(path): \(reason)"
+        case let .create(path, e): return "cannot create \(path): \(String(cString: strerror(e))); check that the parent directory is writable by the data directory's owner"
+        }
+    }
+}
+
+/// Small, durable file operations. Every function that creates or renames a file fsyncs the
+/// directory that holds it, so a power loss cannot undo a step the journal already recorded.
+public enum Files {
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func isSymlink(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    public static func parent(of path: String) -> String {
+        let p = (path as NSString).deletingLastPathComponent
+        return p.isEmpty ? "." : p
+    }
+
+    public static func fsync(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError.open(path: path, errno: errno) }
+        defer { close(fd) }
+        guard Glibc.fsync(fd) == 0 else { throw FileError.sync(path: path, errno: errno) }
+    }
+
+    public static func fsyncParent(of path: String) throws {
+        try fsync(path: parent(of: path))
+    }
+
+    /// Writes `contents` to `path` through a temporary sibling and a rename, so readers see
+    /// either the old file or the complete new one.
+    public static func writeAtomically(_ contents: Data, to path: String, mode: mode_t = 0o600) throws {
+        let tmp = path + ".pg-rejoin-tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileError.create(path: tmp, errno: errno) }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(tmp) }
+        }
+        try writeAll(fd: fd, contents, path: tmp)
+        guard fchmod(fd, mode) == 0, Glibc.fsync(fd) == 0 else { throw FileError.sync(path: tmp, errno: errno) }
+        try rename(tmp, to: path)
+        ok = true
+    }
+
+    public static func writeAll(fd: Int32, _ data: Data, path: String) throws {
+        try data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
+            guard var base = buf.baseAddress else { return }
+            var left = buf.count
+            while left > 0 {
+                let n = Glibc.write(fd, base, left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileError.write(path: path, errno: errno)
+                }
+                left -= n
+                base += n
+            }
+        }
+    }
+
+    /// rename(2), then fsync of both parent directories: after this returns the new name
+    /// survives a crash.
+    public static func rename(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw FileError.rename(from: from, to: to, errno: errno) }
+        try fsyncParent(of: to)
+        if parent(of: from) != parent(of: to) { try fsyncParent(of: from) }
+    }
+
+    /// Creates a directory with `mode` (umask ignored) if it is missing, and fsyncs its parent.
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+        if isDirectory(path) {
+            chmod(path, mode)
+            return
+        }
+        guard mkdir(path, mode) == 0 else { throw FileError.create(path: path, errno: errno) }
+        chmod(path, mode)
+        try fsyncParent(of: path)
+    }
+
+    /// Creates `path` and any missing parents up to (not including) `root`, each 0700.
+    public static func makeDirectories(_ path: String, below root: String) throws {
+        guard path != root, path.hasPrefix(root + "/"), !isDirectory(path) else { return }
+        try makeDirectories(parent(of: path), below: root)
+        try makeDirectory(path)
+    }
+
+    /// Removes a file or a whole tree (symlinks are removed, never followed).
+    public static func removeTree(_ path: String) throws {
+        guard exists(path) else { return }
+        do {
+            try FileManager.default.removeItem(atPath: path)
+        } catch {
+            throw FileError.remove(path: path, reason: error.localizedDescription)
+        }
+        try fsyncParent(of: path)
+    }
+
+    public static func read(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Copies one regular file, keeping its mode, and fsyncs the copy.
+    public static func copyFile(_ from: String, to: String) throws {
+        guard let data = FileManager.default.contents(atPath: from) else {
+            throw FileError.open(path: from, errno: errno)
+        }
+        var st = stat()
+        let mode: mode_t = stat(from, &st) == 0 ? (st.st_mode & 0o7777) : 0o600
+        try writeAtomically(data, to: to, mode: mode)
+    }
+
+    public static func owner(of path: String) -> (uid: uid_t, gid: gid_t)? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return (st.st_uid, st.st_gid)
+    }
+
+    /// Bytes free for an unprivileged user on the filesystem holding `path`.
+    public static func freeBytes(at path: String) -> UInt64? {
+        var vfs = statvfs()
+        guard statvfs(path, &vfs) == 0 else { return nil }
+        return UInt64(vfs.f_bavail) * UInt64(vfs.f_frsize)
+    }
+}
