@@ -38,6 +38,11 @@ public enum LocalServerState: Equatable, Sendable, CustomStringConvertible {
         if kill(pid, 0) != 0 && errno == ESRCH {
             return .crashed(stalePid: pid, note: "no such process")
         }
+        // A killed postmaster whose parent never reaps it (containers without an init) is a
+        // zombie: kill(pid, 0) and pg_ctl status both still call it alive.
+        if Self.isZombie(pid) {
+            return .crashed(stalePid: pid, note: "the process is a zombie")
+        }
         let program = (Files.read("/proc/\(pid)/comm") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if !program.isEmpty && program != "postgres" && program != "postmaster" {
             return .crashed(stalePid: pid, note: "that pid is now \(program), not postgres")
@@ -48,5 +53,11 @@ public enum LocalServerState: Equatable, Sendable, CustomStringConvertible {
         let inRecovery = control.clusterState?.contains("recovery") ?? false
             || Files.exists(dataDirectory + "/standby.signal")
         return inRecovery ? .runningStandby(pid: pid) : .runningPrimary(pid: pid)
+    }
+
+    /// The state letter in /proc/PID/stat is the first field after the parenthesised name.
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = Files.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 }

@@ -1,0 +1,86 @@
+import Foundation
+import XCTest
+
+/// A finished child process, for assertions.
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var output: String { stdout + stderr }
+}
+
+/// Runs argv (never a shell string) and waits. Output goes through files, so a server that
+/// inherits the descriptors cannot keep us waiting for EOF.
+enum Command {
+    static var isRoot: Bool { geteuid() == 0 }
+
+    @discardableResult
+    static func run(_ argv: [String], environment: [String: String]? = nil, asPostgres: Bool = false) throws -> CommandResult {
+        var argv = argv
+        if asPostgres && isRoot { argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outPath = dir.appendingPathComponent("out").path, errPath = dir.appendingPathComponent("err").path
+        let env = (environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } } ?? ProcessInfo.processInfo.environment)
+            .map { "\($0.key)=\($0.value)" }
+        let status = try spawnAndWait(argv, environment: env, stdout: outPath, stderr: errPath)
+        return CommandResult(status: status,
+                             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+                             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+    }
+
+    /// posix_spawn + waitpid: Foundation's Process sometimes misses a child's exit on Linux when
+    /// many children come and go, and a test must never hang on that.
+    static func spawnAndWait(_ argv: [String], environment: [String], stdout: String, stderr: String) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) }; cEnv.forEach { free($0) } }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
+        guard rc == 0 else { throw SpawnFailed(argv: argv, errno: rc) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if status & 0x7f == 0 { return (status >> 8) & 0xff }
+        return 128 + (status & 0x7f)
+    }
+
+    struct SpawnFailed: Error { var argv: [String]; var errno: Int32 }
+
+    /// Runs and fails the test unless the child exited 0.
+    @discardableResult
+    static func check(_ argv: [String], asPostgres: Bool = false, environment: [String: String]? = nil,
+                      file: StaticString = #filePath, line: UInt = #line) throws -> CommandResult {
+        let result = try run(argv, environment: environment, asPostgres: asPostgres)
+        if result.status != 0 {
+            XCTFail("\(argv.joined(separator: " ")) exited \(result.status): \(result.output)", file: file, line: line)
+            throw CommandFailed(argv: argv, result: result)
+        }
+        return result
+    }
+
+    struct CommandFailed: Error, CustomStringConvertible {
+        var argv: [String]
+        var result: CommandResult
+        var description: String { "\(argv.joined(separator: " ")) exited \(result.status): \(result.output)" }
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}
