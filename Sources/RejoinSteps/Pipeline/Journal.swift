@@ -84,9 +84,19 @@ public final class Journal {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         self.encoder = encoder
         if !existed { try Files.fsyncParent(of: path) }
+        try Self.cutTornTail(fd: fd, path: path)
     }
 
     deinit { close(fd) }
+
+    /// A crash mid-write leaves a last line without its newline. Appending after it would glue
+    /// the next record onto the fragment and corrupt the journal for good, so the fragment
+    /// (which `read` already ignored with a warning) is cut off first.
+    private static func cutTornTail(fd: Int32, path: String) throws {
+        guard let text = Files.read(path), !text.isEmpty, !text.hasSuffix("\n") else { return }
+        let keep = text.utf8.lastIndex(of: UInt8(ascii: "\n")).map { text.utf8.distance(from: text.utf8.startIndex, to: $0) + 1 } ?? 0
+        guard ftruncate(fd, off_t(keep)) == 0, fsync(fd) == 0 else { throw FileError.write(path: path, errno: errno) }
+    }
 
     public func append(_ record: JournalRecord) throws {
         var data = try encoder.encode(record)

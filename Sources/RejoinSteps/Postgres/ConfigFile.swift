@@ -6,7 +6,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var lines: [String]
 
     public init(text: String) {
-        var lines = text.components(separatedBy: "\n")
+        // Split on "\n" scalars: with CRLF files "\r\n" is one Character and would not split.
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
         if lines.last == "" { lines.removeLast() }
         self.lines = lines
     }

@@ -6,9 +6,10 @@ public enum Quoting {
     /// (libpq's conninfo_parse rules).
     public static func conninfoValue(_ value: String) -> String {
         var out = "'"
-        for ch in value {
+        // Unicode scalars, not Characters: "\r\n" is one Character and would slip past.
+        for ch in value.unicodeScalars {
             if ch == "\\" || ch == "'" { out.append("\\") }
-            out.append(ch)
+            out.unicodeScalars.append(ch)
         }
         out.append("'")
         return out
@@ -19,14 +20,14 @@ public enum Quoting {
     /// would end the setting.
     public static func configString(_ value: String) -> String {
         var out = "'"
-        for ch in value {
+        for ch in value.unicodeScalars {
             switch ch {
             case "'": out += "''"
             case "\\": out += "\\\\"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            default: out.append(ch)
+            default: out.unicodeScalars.append(ch)
             }
         }
         out.append("'")

@@ -19,7 +19,7 @@ public struct KeepLocalConfigStep: Step {
 
     public func isDone(_ context: RunContext) async throws -> Bool {
         guard context.state.isDone(kind), let new = context.newDataDirectory(), let old = context.oldDataLocation() else { return false }
-        return Self.files(in: old).allSatisfy { Files.read(old + "/" + $0) == Files.read(new + "/" + $0) }
+        return Self.files(in: old, alsoKnownAs: context.plan.pgdata).allSatisfy { Files.read(old + "/" + $0) == Files.read(new + "/" + $0) }
     }
 
     public func run(_ context: RunContext) async throws -> [String: String] {
@@ -29,7 +29,7 @@ public struct KeepLocalConfigStep: Step {
         guard let new = context.newDataDirectory() else {
             throw StepError.newDataMissing(staging: context.plan.stagingDirectory, pgdata: context.plan.pgdata)
         }
-        let files = Self.files(in: old)
+        let files = Self.files(in: old, alsoKnownAs: context.plan.pgdata)
         for file in files {
             let target = new + "/" + file
             try Files.makeDirectories(Files.parent(of: target), below: new)
@@ -42,8 +42,9 @@ public struct KeepLocalConfigStep: Step {
 
     /// The config files present in `dataDirectory`, plus files they include that live inside it
     /// (paths relative to PGDATA). Includes outside PGDATA are not ours to copy: they stay
-    /// where they are and keep working.
-    public static func files(in dataDirectory: String) -> [String] {
+    /// where they are and keep working. `alias` is PGDATA's own path: the old directory has
+    /// been renamed, but its absolute includes still name PGDATA.
+    public static func files(in dataDirectory: String, alsoKnownAs alias: String? = nil) -> [String] {
         var result: [String] = []
         var queue = configFiles.filter { Files.exists(dataDirectory + "/" + $0) }
         while let file = queue.first {
@@ -53,10 +54,13 @@ public struct KeepLocalConfigStep: Step {
             guard let text = Files.read(dataDirectory + "/" + file) else { continue }
             let base = Files.parent(of: file)
             for include in ConfigFile(text: text).includes {
-                guard let relative = insideDataDirectory(include.path, relativeTo: base, dataDirectory: dataDirectory) else { continue }
+                guard let relative = insideDataDirectory(include.path, relativeTo: base, dataDirectory: dataDirectory)
+                        ?? alias.flatMap({ insideDataDirectory(include.path, relativeTo: base, dataDirectory: $0) }) else { continue }
                 if include.directive == "include_dir" {
                     let entries = (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/" + relative)) ?? []
-                    for entry in entries.sorted() where entry.hasSuffix(".conf") && !entry.hasPrefix(".") {
+                    // PostgreSQL reads only regular files ending in .conf from an include_dir.
+                    for entry in entries.sorted() where entry.hasSuffix(".conf") && !entry.hasPrefix(".")
+                        && Files.isRegularFile(dataDirectory + "/" + relative + "/" + entry) {
                         queue.append(relative + "/" + entry)
                     }
                 } else if Files.exists(dataDirectory + "/" + relative) {
