@@ -54,7 +54,7 @@ struct RejoinCommand: AsyncParsableCommand {
         let out = output.makeOutput()
         let logger = output.makeLogger()
         let status = await CommandRunner.run(output: out) {
-            let pgdata = try target.resolvedPGDATA()
+            let pgdata = target.resolvedPGDATA()
             try Privileges.becomeOwner(of: pgdata.ownerReference)
             let options = RejoinOptions(
                 upstream: try UpstreamAddress(parsing: from), pgdata: pgdata.path, user: target.user,
@@ -62,7 +62,8 @@ struct RejoinCommand: AsyncParsableCommand {
                 method: method, verifyTimeout: verifyTimeout, connectTimeout: connectTimeout,
                 demote: demote, dryRun: dryRun, keepConfig: keepConfig,
                 nodeName: nodeName ?? HostName.short())
-            let outcome = try await Rejoin(options: options, logger: logger, delegate: out).run()
+            let rejoin = Rejoin(options: options, logger: logger, delegate: out)
+            let outcome = try await cancellableBySignals { try await rejoin.run() }
             out.finish(outcome)
             return .ok
         }

@@ -30,20 +30,10 @@ struct TargetOptions: ParsableArguments {
         }
     }
 
-    struct DataDirectory {
-        var path: String
-        /// What to take the owner from when PGDATA is set aside by an unfinished run.
-        var ownerReference: String
-    }
-
-    func resolvedPGDATA() throws -> DataDirectory {
-        let raw = pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? ""
-        let absolute = raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
-        var path = (absolute as NSString).standardizingPath
-        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        let work = WorkPaths(pgdata: path).workDirectory
-        let reference = FileManager.default.fileExists(atPath: path) || !FileManager.default.fileExists(atPath: work) ? path : work
-        return DataDirectory(path: path, ownerReference: reference)
+    /// The absolute PGDATA path, and the path to take the owner from (PGDATA may be set aside
+    /// by an unfinished run).
+    func resolvedPGDATA() -> (path: String, ownerReference: String) {
+        DataDirectoryOption.resolve(pgdata ?? ProcessInfo.processInfo.environment["PGDATA"] ?? "")
     }
 
     /// --passfile, else an absolute PGPASSFILE: the walreceiver runs without our environment,

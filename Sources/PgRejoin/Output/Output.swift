@@ -35,6 +35,8 @@ extension ExitStatus {
         case .stepFailed: return "step-failed"
         case .verifyFailed: return "verify-failed"
         case .interrupted: return "interrupted"
+        case .statusUnfinished: return "unfinished"
+        case .statusRunning: return "running"
         case .usage: return "usage"
         }
     }

@@ -17,6 +17,10 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case verifyFailed = 21
     /// Interrupted by SIGINT/SIGTERM; rerun to resume.
     case interrupted = 30
+    /// `status`: an unfinished run that a rerun resumes.
+    case statusUnfinished = 40
+    /// `status`: a pg-rejoin is working on this data directory now.
+    case statusRunning = 41
     /// Command-line usage error (swift-argument-parser's code). Nothing was changed.
     case usage = 64
 }

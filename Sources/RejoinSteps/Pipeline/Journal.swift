@@ -9,7 +9,7 @@ public enum StepEvent: String, Codable, Sendable {
 
 /// One line of the journal. Flat on purpose: `jq` and `grep` read it at 3 a.m.
 public struct JournalRecord: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case plan, step, note, finished }
+    public enum Kind: String, Codable, Sendable { case plan, step, note, finished, aborted }
 
     public var kind: Kind
     public var time: Date
@@ -54,6 +54,8 @@ public enum JournalError: LocalizedError, Equatable {
 public struct JournalState: Sendable {
     public var plan: RejoinPlan?
     public var finished: Bool
+    /// "finished" or "aborted" once the run has ended.
+    public var outcome: String?
     public var status: [StepKind: StepEvent]
     public var facts: [String: String]
     /// A torn last line (a crash mid-write) is dropped with this warning.
@@ -63,7 +65,7 @@ public struct JournalState: Sendable {
 
     public func isDone(_ step: StepKind) -> Bool { status[step] == .done }
 
-    public static let empty = JournalState(plan: nil, finished: false, status: [:], facts: [:], warnings: [])
+    public static let empty = JournalState(plan: nil, finished: false, outcome: nil, status: [:], facts: [:], warnings: [])
 }
 
 /// Append-only JSON lines, one fsync per record: when `append` returns, the record survives a
@@ -158,8 +160,11 @@ public final class Journal {
             guard record.run == state.plan?.runID, let step = record.step, let event = record.event else { return }
             state.status[step] = event
             for (k, v) in record.facts ?? [:] { state.facts[k] = v }
-        case .finished:
-            if record.run == state.plan?.runID { state.finished = true }
+        case .finished, .aborted:
+            if record.run == state.plan?.runID {
+                state.finished = true
+                state.outcome = record.kind == .aborted ? "aborted" : "finished"
+            }
         case .note:
             break
         }

@@ -61,6 +61,7 @@ public struct Rejoin {
         try context.record(JournalRecord(kind: .plan, run: plan.runID, plan: plan))
         try context.record(JournalRecord(kind: .step, run: plan.runID, step: .preflight, event: .done,
                                          facts: ["upstream": plan.upstream.address.description, "system.identifier": plan.systemIdentifier]))
+        FaultInjection.point(.preflight, .after)
         delegate.handle(.planned(plan, resumingAt: nil))
         return try await execute(context, started: started, lock: lock)
     }

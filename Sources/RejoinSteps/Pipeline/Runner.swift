@@ -38,17 +38,22 @@ public struct Runner {
             if journaled {
                 context.delegate.handle(.warning("the journal says \(step.kind.rawValue) finished, but the data on disk disagrees; doing it again"))
             }
+            if Task.isCancelled { throw try interrupted(step.kind, context: context) }
             let started = Date()
             try context.record(JournalRecord(kind: .step, run: run, step: step.kind, event: .started))
             context.delegate.handle(.stepStarted(step.kind, detail: step.describe(context.plan)))
             context.logger.info("step started", metadata: ["step.kind": "\(step.kind.rawValue)"])
+            FaultInjection.point(step.kind, .before)
             do {
                 let facts = try await step.run(context)
+                FaultInjection.point(step.kind, .after)
                 let elapsed = Date().timeIntervalSince(started)
                 seconds[step.kind] = elapsed
                 try context.record(JournalRecord(kind: .step, run: run, step: step.kind, event: .done, facts: facts))
                 context.delegate.handle(.stepFinished(step.kind, seconds: elapsed, detail: facts["summary"] ?? ""))
                 context.logger.info("step done", metadata: ["step.kind": "\(step.kind.rawValue)", "step.seconds": "\(elapsed)"])
+            } catch is CancellationError {
+                throw try interrupted(step.kind, context: context)
             } catch {
                 let elapsed = Date().timeIntervalSince(started)
                 let message = (error as? LocalizedError)?.errorDescription ?? "\(error)"
@@ -59,5 +64,21 @@ public struct Runner {
             }
         }
         return seconds
+    }
+
+    /// SIGINT/SIGTERM: the child is already stopped; say so in the journal and stop here.
+    private func interrupted(_ step: StepKind, context: RunContext) throws -> InterruptedError {
+        try context.record(JournalRecord(kind: .step, run: context.plan.runID, step: step, event: .interrupted,
+                                         message: "interrupted by a signal"))
+        context.delegate.handle(.warning("interrupted during \(step.rawValue); rerun the same command to resume"))
+        return InterruptedError(step: step)
+    }
+}
+
+public struct InterruptedError: LocalizedError, RejoinFailure {
+    public var step: StepKind
+    public var exitStatus: ExitStatus { .interrupted }
+    public var errorDescription: String? {
+        "interrupted during step \(step.rawValue); the journal records where it stopped. Rerun the same command to resume"
     }
 }

@@ -75,7 +75,9 @@ public struct PgTools: Sendable {
         try await children.run(ChildCommand(path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", mode, "-w", "-t", String(timeoutSeconds)]))
     }
 
-    public func start(_ dataDirectory: String, logFile: String, timeoutSeconds: Int) async throws -> ChildResult {
-        try await children.run(ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]))
+    public func start(_ dataDirectory: String, logFile: String, timeoutSeconds: Int,
+                      onStart: @escaping @Sendable (pid_t) -> Void = { _ in }) async throws -> ChildResult {
+        try await children.run(ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]),
+                               onStart: onStart)
     }
 }

@@ -27,12 +27,20 @@ public struct CloneStep: Step {
                          "-U", plan.upstream.user, "--no-password", "--progress"]
         if let wal = plan.walDirectory { arguments += ["--waldir", wal] }
         let command = ChildCommand(context.tools.path("pg_basebackup"), arguments, environment: plan.upstream.childEnvironment)
+        // Never trust what another process may still be writing: a pg_basebackup orphaned by a
+        // kill -9 of an earlier pg-rejoin would keep filling staging while we clone again.
+        OrphanCopies.terminate(writingInto: plan.stagingDirectory)
         let progress = ProgressParser(total: plan.upstreamBytes)
         let delegate = context.delegate
-        let result = try await context.children.run(command) { line in
-            if let (done, total) = progress.parse(line) {
-                delegate.handle(.progress(.clone, done: done, total: total))
-            }
+        let child = ChildPid()
+        let result = try await context.children.run(command, onStart: { child.set($0) }) { line in
+            guard let (done, total) = progress.parse(line) else { return }
+            delegate.handle(.progress(.clone, done: done, total: total))
+            // Fault injection (tests): part-way means a quarter of the copy, or the first
+            // progress report of a small cluster.
+            let partWay = done > 0 && (total == 0 || done * 4 >= total || total < 64 << 20)
+            if partWay && FaultInjection.isArmed(.clone, .child) { ProcessGroup.kill9(child.value) }
+            if partWay { FaultInjection.point(.clone, .during) }
         }
         guard result.succeeded else {
             throw StepError.cloneFailed(detail: result.standardErrorTail.filter { !ProgressParser.isProgressLine($0) }.suffix(5).joined(separator: "; "))
@@ -78,5 +86,39 @@ public final class ProgressParser: @unchecked Sendable {
         guard let (d, t) = Self.parseKB(line) else { return nil }
         lock.withLock { done = d }
         return (d, t > 0 ? t : fallbackTotal)
+    }
+}
+
+/// The pid of a running child, set from its start callback, read from its output callback.
+final class ChildPid: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pid: pid_t = 0
+    func set(_ value: pid_t) { lock.withLock { pid = value } }
+    var value: pid_t { lock.withLock { pid } }
+}
+
+/// pg_basebackup processes left running by a pg-rejoin that was killed with -9: found by the
+/// staging directory in their command line, and stopped before staging is discarded.
+enum OrphanCopies {
+    static func terminate(writingInto staging: String) {
+        let pids = find(writingInto: staging)
+        guard !pids.isEmpty else { return }
+        pids.forEach { kill($0, SIGTERM) }
+        for _ in 0..<50 where pids.contains(where: { kill($0, 0) == 0 }) {
+            usleep(100_000)
+        }
+        pids.forEach { kill($0, SIGKILL) }
+    }
+
+    static func find(writingInto staging: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> pid_t? in
+            guard let pid = pid_t(entry), pid != getpid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let program = argv.first, program.hasSuffix("pg_basebackup"),
+                  let d = argv.firstIndex(of: "-D"), d + 1 < argv.count, argv[d + 1] == staging else { return nil }
+            return pid
+        }
     }
 }

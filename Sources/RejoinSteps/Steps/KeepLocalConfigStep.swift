@@ -34,6 +34,7 @@ public struct KeepLocalConfigStep: Step {
             let target = new + "/" + file
             try Files.makeDirectories(Files.parent(of: target), below: new)
             try Files.copyFile(old + "/" + file, to: target)
+            FaultInjection.point(kind, .during)
         }
         let auto = ConfigFile(text: Files.read(old + "/postgresql.auto.conf") ?? "").removing(Self.topologySettings)
         try Files.writeAtomically(Data(auto.text.utf8), to: new + "/postgresql.auto.conf", mode: 0o600)

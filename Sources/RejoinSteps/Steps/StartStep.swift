@@ -14,7 +14,9 @@ public struct StartStep: Step {
 
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
-        let result = try await context.tools.start(plan.pgdata, logFile: plan.serverLog, timeoutSeconds: max(60, plan.verifyTimeout))
+        let result = try await context.tools.start(plan.pgdata, logFile: plan.serverLog, timeoutSeconds: max(60, plan.verifyTimeout)) { _ in
+            FaultInjection.point(.start, .during)
+        }
         guard result.succeeded else {
             throw StepError.startFailed(pgdata: plan.pgdata, log: plan.serverLog,
                                         detail: result.standardErrorTail.last ?? result.statusDescription)

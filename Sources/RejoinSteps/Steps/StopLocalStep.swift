@@ -19,6 +19,7 @@ public struct StopLocalStep: Step {
         }
         try PreflightStep.recheckUpstream(context.plan)
         let fast = try await context.tools.stop(old, mode: "fast", timeoutSeconds: 60)
+        FaultInjection.point(kind, .during)
         if !(try await context.tools.isRunning(old)) { return ["summary": "stopped (fast)"] }
         context.delegate.handle(.warning("fast shutdown did not finish (\(fast.statusDescription)); using immediate shutdown"))
         let immediate = try await context.tools.stop(old, mode: "immediate", timeoutSeconds: 60)

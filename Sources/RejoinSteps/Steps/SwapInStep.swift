@@ -19,6 +19,7 @@ public struct SwapInStep: Step {
         }
         guard !Files.exists(plan.pgdata) else { throw StepError.pgdataOccupied(pgdata: plan.pgdata) }
         try Files.rename(plan.stagingDirectory, to: plan.pgdata)
+        FaultInjection.point(kind, .during)
         chmod(plan.pgdata, 0o700)
         return ["summary": "\(plan.pgdata) is the new copy"]
     }

@@ -24,6 +24,7 @@ public struct VerifyStep: Step {
             do {
                 let upstream = try plan.upstream.connectSQL()
                 if target == nil { target = try upstream.value("SELECT pg_current_wal_lsn()::text") }
+                FaultInjection.point(kind, .during)
                 let local = try LocalEndpoint.connect(dataDirectory: plan.pgdata, user: plan.localUser)
                 let status = try StandbyStatus.read(local)
                 if !status.inRecovery {

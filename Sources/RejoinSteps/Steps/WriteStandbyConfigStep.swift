@@ -41,6 +41,7 @@ public struct WriteStandbyConfigStep: Step {
         let autoConf = new + "/postgresql.auto.conf"
         let rewritten = Self.rewrite(autoConf: Files.read(autoConf) ?? "", plan: context.plan)
         try Files.writeAtomically(Data(rewritten.utf8), to: autoConf, mode: 0o600)
+        FaultInjection.point(kind, .during)
         try Files.removeTree(new + "/recovery.signal")
         try Files.writeAtomically(Data(), to: new + "/standby.signal", mode: 0o600)
         return ["summary": "standby of \(context.plan.upstream.address) as \(context.plan.nodeName)"]

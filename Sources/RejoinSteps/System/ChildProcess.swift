@@ -84,7 +84,13 @@ public struct ChildProcessRunner: Sendable {
         return env
     }
 
-    public func run(_ command: ChildCommand, onStandardError: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChildResult {
+    /// Runs `command` to its end. `onStart` gets the child's pid (its process group id too).
+    /// If the calling task is cancelled (SIGINT/SIGTERM reached pg-rejoin), the child's whole
+    /// process group gets SIGTERM, then SIGKILL after a grace period, and this throws
+    /// CancellationError once the child is gone.
+    public func run(_ command: ChildCommand,
+                    onStart: @escaping @Sendable (pid_t) -> Void = { _ in },
+                    onStandardError: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChildResult {
         var environment: [Environment.Key: String] = [:]
         for (key, value) in baseEnvironment.merging(command.environment, uniquingKeysWith: { $1 }) {
             if let k = Environment.Key(rawValue: key) { environment[k] = value }
@@ -93,7 +99,6 @@ public struct ChildProcessRunner: Sendable {
         // Own process group: a Ctrl-C on the terminal reaches pg-rejoin, which decides what to
         // tell the child, instead of killing the child behind its back.
         options.processGroupID = 0
-        options.teardownSequence = [.gracefulShutDown(allowedDurationToNextStep: .seconds(10))]
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(command.executable)),
@@ -104,6 +109,34 @@ public struct ChildProcessRunner: Sendable {
                 output: .sequence,
                 error: .sequence
             ) { execution -> (String, [String]) in
+                let pid = execution.processIdentifier.value
+                onStart(pid)
+                return try await withTaskCancellationHandler {
+                    try await Self.drain(execution: execution, onStandardError: onStandardError)
+                } onCancel: {
+                    ProcessGroup.terminate(pid)
+                }
+            }
+            if Task.isCancelled { throw CancellationError() }
+            let (stdout, stderrTail) = result.closureResult
+            switch result.terminationStatus {
+            case let .exited(code):
+                return ChildResult(exitCode: code, signal: nil, standardOutput: stdout, standardErrorTail: stderrTail)
+            case let .signaled(sig):
+                return ChildResult(exitCode: nil, signal: sig, standardOutput: stdout, standardErrorTail: stderrTail)
+            }
+        } catch let error as ChildProcessError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw ChildProcessError.launch(command: command.description, reason: "\(error)")
+        }
+    }
+
+    private static func drain(execution: Execution<NoInput, SequenceOutput, SequenceOutput>,
+                              onStandardError: @escaping @Sendable (String) -> Void) async throws -> (String, [String]) {
                 async let out: String = {
                     var collected = ""
                     for try await line in execution.standardOutput.strings() {
@@ -123,26 +156,30 @@ public struct ChildProcessRunner: Sendable {
                     return tail
                 }()
                 return try await (out, err)
-            }
-            let (stdout, stderrTail) = result.closureResult
-            switch result.terminationStatus {
-            case let .exited(code):
-                return ChildResult(exitCode: code, signal: nil, standardOutput: stdout, standardErrorTail: stderrTail)
-            case let .signaled(sig):
-                return ChildResult(exitCode: nil, signal: sig, standardOutput: stdout, standardErrorTail: stderrTail)
-            }
-        } catch let error as ChildProcessError {
-            throw error
-        } catch {
-            throw ChildProcessError.launch(command: command.description, reason: "\(error)")
-        }
     }
 
     /// Runs and throws unless the child exited 0.
     @discardableResult
-    public func check(_ command: ChildCommand, onStandardError: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChildResult {
-        let result = try await run(command, onStandardError: onStandardError)
+    public func check(_ command: ChildCommand) async throws -> ChildResult {
+        let result = try await run(command)
         guard result.succeeded else { throw ChildProcessError.failed(command: command.description, result: result) }
         return result
+    }
+}
+
+/// Signals for a child's whole process group: pg_basebackup -X stream forks a WAL streamer that
+/// must stop with it.
+public enum ProcessGroup {
+    public static func terminate(_ pid: pid_t, grace: Double = 10) {
+        guard pid > 0 else { return }
+        kill(-pid, SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
+            kill(-pid, SIGKILL)
+        }
+    }
+
+    public static func kill9(_ pid: pid_t) {
+        guard pid > 0 else { return }
+        kill(-pid, SIGKILL)
     }
 }

@@ -32,7 +32,42 @@ enum Command {
 
     /// posix_spawn + waitpid: Foundation's Process sometimes misses a child's exit on Linux when
     /// many children come and go, and a test must never hang on that.
+    /// A child left running in the background (pg-rejoin mid-clone, for signal tests).
+    struct Background {
+        var pid: pid_t
+        var stdout: String
+        var stderr: String
+
+        /// Waits for it and returns what it did.
+        func wait() -> CommandResult {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            return CommandResult(status: Command.decode(status),
+                                 stdout: (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "",
+                                 stderr: (try? String(contentsOfFile: stderr, encoding: .utf8)) ?? "")
+        }
+    }
+
+    static func background(_ argv: [String], environment: [String: String]? = nil) throws -> Background {
+        let base = NSTemporaryDirectory() + "bg-\(UUID().uuidString)"
+        let env = (environment.map { ProcessInfo.processInfo.environment.merging($0) { $1 } } ?? ProcessInfo.processInfo.environment)
+            .map { "\($0.key)=\($0.value)" }
+        let pid = try spawn(argv, environment: env, stdout: base + ".out", stderr: base + ".err")
+        return Background(pid: pid, stdout: base + ".out", stderr: base + ".err")
+    }
+
+    static func decode(_ status: Int32) -> Int32 {
+        status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
     static func spawnAndWait(_ argv: [String], environment: [String], stdout: String, stderr: String) throws -> Int32 {
+        let pid = try spawn(argv, environment: environment, stdout: stdout, stderr: stderr)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return decode(status)
+    }
+
+    static func spawn(_ argv: [String], environment: [String], stdout: String, stderr: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -45,10 +80,7 @@ enum Command {
         var pid = pid_t()
         let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
         guard rc == 0 else { throw SpawnFailed(argv: argv, errno: rc) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        if status & 0x7f == 0 { return (status >> 8) & 0xff }
-        return 128 + (status & 0x7f)
+        return pid
     }
 
     struct SpawnFailed: Error { var argv: [String]; var errno: Int32 }

@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+
+public enum AbortError: LocalizedError, RejoinFailure {
+    case verified(runID: String)
+    case oldDataMissing(pgdata: String, expected: String)
+    case pgdataUnknown(pgdata: String)
+    case stillRunning(pgdata: String)
+
+    public var exitStatus: ExitStatus { .refused }
+
+    public var errorDescription: String? {
+        switch self {
+        case let .verified(runID):
+            return "run \(runID) already verified its standby; there is nothing to undo. Nothing was changed"
+        case let .oldDataMissing(pgdata, expected):
+            return "the old data directory is at neither \(pgdata) nor \(expected); abort will not guess. Nothing was changed"
+        case let .pgdataUnknown(pgdata):
+            return "\(pgdata) holds neither the old data nor this run's new copy; move it aside by hand, then abort again. Nothing was changed"
+        case let .stillRunning(pgdata):
+            return "the unverified new server in \(pgdata) did not stop; stop it by hand, then abort again"
+        }
+    }
+}
+
+/// `pg-rejoin abort`: abandons an unfinished run. Puts the old data directory back under PGDATA
+/// (stopping the unverified new server first if it runs), removes staging and the unverified
+/// copy, and journals `aborted`. Never deletes the old data directory.
+public struct AbortRun {
+    public var pgdata: String
+    public var children: ChildProcessRunner
+
+    public init(pgdata: String, children: ChildProcessRunner = ChildProcessRunner()) {
+        self.pgdata = pgdata
+        self.children = children
+    }
+
+    public enum Outcome: Sendable {
+        case nothingToAbort
+        case aborted(runID: String, oldDataBackAt: String)
+    }
+
+    public func run() async throws -> Outcome {
+        let paths = WorkPaths(pgdata: pgdata)
+        guard Files.exists(paths.workDirectory) else { return .nothingToAbort }
+        let lock = try RunLock(path: paths.lock)
+        defer { withExtendedLifetime(lock) {} }
+        let state = try Journal.read(path: paths.journal, expectedPGDATA: pgdata)
+        guard state.isUnfinished, let plan = state.plan else { return .nothingToAbort }
+        guard !state.isDone(.verify) else { throw AbortError.verified(runID: plan.runID) }
+
+        let journal = try Journal(path: paths.journal)
+        let tools = PgTools(bindir: plan.bindir, children: children)
+        let context = RunContext(plan: plan, journal: journal, state: state, tools: tools,
+                                 logger: Logger(label: "pg-rejoin.abort"), delegate: SilentDelegate())
+        guard let old = context.oldDataLocation() else {
+            throw AbortError.oldDataMissing(pgdata: plan.pgdata, expected: plan.oldDataDirectory)
+        }
+        if old != plan.pgdata {
+            if Files.exists(plan.pgdata) {
+                // Only this run's own, unverified copy may be moved out of PGDATA.
+                guard let id = context.stagingIdentity, FileIdentity.of(plan.pgdata) == id else {
+                    throw AbortError.pgdataUnknown(pgdata: plan.pgdata)
+                }
+                if try await tools.isRunning(plan.pgdata) {
+                    _ = try await tools.stop(plan.pgdata, mode: "fast", timeoutSeconds: 60)
+                    if try await tools.isRunning(plan.pgdata) {
+                        _ = try await tools.stop(plan.pgdata, mode: "immediate", timeoutSeconds: 60)
+                    }
+                    if try await tools.isRunning(plan.pgdata) { throw AbortError.stillRunning(pgdata: plan.pgdata) }
+                }
+                try Files.removeTree(plan.stagingDirectory)
+                try Files.rename(plan.pgdata, to: plan.stagingDirectory)
+            }
+            try Files.rename(old, to: plan.pgdata)
+        }
+        try Files.removeTree(plan.stagingDirectory)
+        if let wal = plan.walDirectory { try Files.removeTree(wal) }
+        try journal.append(JournalRecord(kind: .aborted, run: plan.runID,
+                                         message: "aborted by pid \(getpid()); old data directory back at \(plan.pgdata)"))
+        return .aborted(runID: plan.runID, oldDataBackAt: plan.pgdata)
+    }
+}
+
+final class SilentDelegate: RunDelegate {
+    func handle(_ event: RunEvent) {}
+}
