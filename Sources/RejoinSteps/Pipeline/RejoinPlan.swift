@@ -29,6 +29,7 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     public var serverLog: String
     public var verifyTimeout: Int
     public var upstreamBytes: UInt64
+    public var maxRate: String?
 
     public var journalPath: String { workDirectory + "/journal.jsonl" }
 }

@@ -26,6 +26,7 @@ public struct CloneStep: Step {
                          "-h", plan.upstream.address.host, "-p", String(plan.upstream.address.port),
                          "-U", plan.upstream.user, "--no-password", "--progress"]
         if let wal = plan.walDirectory { arguments += ["--waldir", wal] }
+        if let rate = plan.maxRate { arguments += ["--max-rate", rate] }
         let command = ChildCommand(context.tools.path("pg_basebackup"), arguments, environment: plan.upstream.childEnvironment)
         // Never trust what another process may still be writing: a pg_basebackup orphaned by a
         // kill -9 of an earlier pg-rejoin would keep filling staging while we clone again.
