@@ -38,7 +38,7 @@ done
 [ "$(id -u)" = 0 ] && chown -R "$OSUSER" "$SANDBOX/pg1" "$SANDBOX/pg2"
 
 say "pg1: a primary on 127.0.0.1:$P1"
-as_pg "$PGBIN/initdb" -D "$SANDBOX/pg1/data" -U postgres -A trust --data-checksums >/dev/null
+as_pg "$PGBIN/initdb" -D "$SANDBOX/pg1/data" -U postgres -A trust --data-checksums >/dev/null  # checksums: pg_rewind works
 cat >> "$SANDBOX/pg1/data/postgresql.conf" <<CONF
 port = $P1
 listen_addresses = '127.0.0.1'
@@ -53,7 +53,10 @@ host replication repl 127.0.0.1/32 scram-sha-256
 host all         repl 127.0.0.1/32 scram-sha-256
 CONF
 as_pg "$PGBIN/pg_ctl" start -w -D "$SANDBOX/pg1/data" -l "$SANDBOX/pg1/server.log" >/dev/null
-psql1 -c "CREATE ROLE repl LOGIN REPLICATION PASSWORD 'demo-secret'; GRANT pg_monitor TO repl;"
+psql1 -c "CREATE ROLE repl LOGIN REPLICATION PASSWORD 'demo-secret'; GRANT pg_monitor, pg_checkpoint TO repl;"
+# What pg_rewind's source role needs (PostgreSQL documentation, pg_rewind).
+psql1 -c "GRANT EXECUTE ON FUNCTION pg_ls_dir(text, boolean, boolean), pg_stat_file(text, boolean),
+          pg_read_binary_file(text), pg_read_binary_file(text, bigint, bigint, boolean) TO repl;"
 psql1 -c "CREATE TABLE orders (id int PRIMARY KEY, note text); INSERT INTO orders SELECT g, 'before failover' FROM generate_series(1, 1000) g;"
 printf '127.0.0.1:*:*:repl:demo-secret\n' > "$SANDBOX/pgpass"
 chmod 600 "$SANDBOX/pgpass"; [ "$(id -u)" = 0 ] && chown "$OSUSER" "$SANDBOX/pgpass"
@@ -87,7 +90,15 @@ say "result"
 echo "pg1 in recovery: $(psql1 -Atc 'SELECT pg_is_in_recovery()')"
 echo "pg1 WAL receiver: $(psql1 -Atc "SELECT status || ' from ' || sender_host || ':' || sender_port FROM pg_stat_wal_receiver")"
 echo "pg2 sees: $(psql2 -Atc "SELECT application_name || ' ' || state FROM pg_stat_replication")"
-echo "pg1 orders: $(psql1 -Atc 'SELECT count(*) FROM orders') (pg2's 1100; the 50 lost ones stay in the old data directory)"
+echo "pg1 orders: $(psql1 -Atc 'SELECT count(*) FROM orders') (pg2's 1100; pg1's 50 lost ones were rewound away)"
+echo "what the rewind threw away is saved beside PGDATA:"
+cat "$SANDBOX"/pg1/data.rejoin/divergence-*/report.txt | sed 's/^/  /'
+
+say "the same story again, with a full copy (--method basebackup)"
+as_pg "$PGBIN/pg_ctl" stop -w -D "$SANDBOX/pg1/data" -m fast >/dev/null
+psql2 -c "INSERT INTO orders SELECT g, 'later' FROM generate_series(3001, 3010) g;"
+"$BIN" --from "127.0.0.1:$P2" --pgdata "$SANDBOX/pg1/data" --passfile "$SANDBOX/pgpass" --node-name pg1 --method basebackup
+echo "pg1 orders: $(psql1 -Atc 'SELECT count(*) FROM orders'), $(psql1 -Atc "SELECT status FROM pg_stat_wal_receiver") from pg2"
 echo "old data kept beside PGDATA:"
 ls -d "$SANDBOX"/pg1/data.old-* | sed 's/^/  /'
 say "rerun: already a standby"

@@ -14,7 +14,8 @@ struct OutputOptions: ParsableArguments {
 
     /// The executable alone bootstraps logging; the library only takes a Logger.
     func makeLogger() -> Logger {
-        let level: Logger.Level = verbose ? .info : .warning
+        // The Output already tells people what happened; the log handler adds detail on request.
+        let level: Logger.Level = verbose ? .info : .critical
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

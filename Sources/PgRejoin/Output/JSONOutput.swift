@@ -24,6 +24,7 @@ final class JSONOutput: Output, @unchecked Sendable {
                                              "steps": plan.steps.map(\.rawValue), "old_data": plan.oldDataDirectory,
                                              "staging": plan.stagingDirectory]
                 if let resumingAt { object["resuming_at"] = resumingAt.rawValue }
+                if let decisions = plan.decisions { object["decisions"] = decisions }
                 emit(object)
             case let .stepStarted(step, detail): emit(["event": "step_started", "step": step.rawValue, "detail": detail])
             case let .stepFinished(step, seconds, detail):
@@ -41,6 +42,7 @@ final class JSONOutput: Output, @unchecked Sendable {
                                              "upstream": summary.upstream, "bytes_copied": summary.bytesCopied,
                                              "total_seconds": summary.totalSeconds, "step_seconds": summary.stepSeconds]
                 if let old = summary.oldDataDirectory { object["old_data"] = old }
+                if let report = summary.divergenceReport { object["divergence_report"] = report }
                 if let log = summary.serverLog { object["server_log"] = log }
                 emit(object)
             }

@@ -8,6 +8,7 @@ final class TextOutput: Output, @unchecked Sendable {
     private var progressOnLine = false
     private var stepNumber: [StepKind: Int] = [:]
     private var stepCount = 0
+    private var shownDecisions: Set<String> = []
 
     func handle(_ event: RunEvent) {
         lock.withLock { render(event) }
@@ -34,6 +35,10 @@ final class TextOutput: Output, @unchecked Sendable {
                 say("resuming run \(plan.runID) at step \(resumingAt.rawValue): \(plan.pgdata) from \(plan.upstream.address)")
             } else {
                 say("rejoining \(plan.pgdata) as a standby of \(plan.upstream.address) (run \(plan.runID), method \(plan.method))")
+            }
+            for decision in plan.decisions ?? [] where !shownDecisions.contains(decision) {
+                shownDecisions.insert(decision)
+                say("  \(decision)")
             }
         case let .stepStarted(step, detail):
             say("[\(position(step))] \(step.rawValue): \(detail)")
@@ -64,6 +69,7 @@ final class TextOutput: Output, @unchecked Sendable {
             say("  bytes copied    \(ByteCount.format(summary.bytesCopied))")
             say("  total time      \(Self.duration(summary.totalSeconds))")
             if let old = summary.oldDataDirectory { say("  old data kept   \(old)") }
+            if let report = summary.divergenceReport { say("  divergence      \(report)") }
             if let log = summary.serverLog { say("  server log      \(log)") }
         }
     }

@@ -36,7 +36,7 @@ public struct Rejoin {
         }
 
         let outcome = try await PreflightStep(options: options, logger: logger).run(children: children)
-        let plan: RejoinPlan
+        var plan: RejoinPlan
         switch outcome {
         case let .alreadyStandby(address):
             return .alreadyStandby(address)
@@ -44,6 +44,8 @@ public struct Rejoin {
             plan = p
             delegate.handle(.info("local server: \(local)"))
         }
+        let requested = RejoinMethod(rawValue: options.method) ?? .auto
+        plan = try await MethodChoice.choose(plan, requested: requested, tools: PgTools(bindir: plan.bindir, children: children))
         if options.dryRun {
             delegate.handle(.planned(plan, resumingAt: nil))
             return .dryRun(plan, resumingAt: nil)
@@ -88,10 +90,20 @@ public struct Rejoin {
     }
 
     private func execute(_ context: RunContext, started: Date, lock: RunLock) async throws -> RejoinOutcome {
+        var context = context
+        guard context.oldDataLocation() != nil else { throw PreflightError.oldDataMissing(expected: context.plan.oldDataDirectory) }
+        if context.plan.isRewind, let event = context.state.status[.rewind], event != .done {
+            // pg_rewind started and never finished: the directory cannot be trusted any more.
+            context = try fallback(context, reason: "pg_rewind did not finish (journal: \(event.rawValue)); its directory is kept aside")
+        }
+        var seconds: [StepKind: Double]
+        do {
+            seconds = try await Runner().run(context.plan.steps.compactMap { $0.step }, context: context)
+        } catch let failure as StepFailedError where context.plan.isRewind && [.recoverLocal, .rewind].contains(failure.step) {
+            context = try fallback(context, reason: failure.errorDescription ?? "pg_rewind failed")
+            seconds = try await Runner().run(context.plan.steps.compactMap { $0.step }, context: context)
+        }
         let plan = context.plan
-        guard context.oldDataLocation() != nil else { throw PreflightError.oldDataMissing(expected: plan.oldDataDirectory) }
-        let steps = plan.steps.compactMap { $0.step }
-        let seconds = try await Runner().run(steps, context: context)
         try context.record(JournalRecord(kind: .finished, run: plan.runID, message: "verified streaming standby of \(plan.upstream.address)"))
         withExtendedLifetime(lock) {}
         let summary = RunSummary(
@@ -99,9 +111,27 @@ public struct Rejoin {
             bytesCopied: context.state.facts["clone.bytes"].flatMap(UInt64.init) ?? 0,
             totalSeconds: Date().timeIntervalSince(started),
             stepSeconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) }),
-            oldDataDirectory: context.oldDataLocation(), serverLog: plan.serverLog)
+            oldDataDirectory: plan.isRewind ? nil : context.oldDataLocation(),
+            divergenceReport: context.state.facts["divergence.report"], serverLog: plan.serverLog)
         delegate.handle(.summary(summary))
         return .rejoined(summary)
+    }
+
+    /// Rewind did not work out. With --method rewind that is the end (the journal says so and a
+    /// rerun falls back); with auto the run goes on as a full copy, journaled as a new plan.
+    private func fallback(_ context: RunContext, reason: String) throws -> RunContext {
+        guard context.plan.requestedMethod == RejoinMethod.auto.rawValue else {
+            throw RewindError.rewindFailed(detail: reason + ". Rerun with --method basebackup (or auto) to copy afresh; the directory is kept aside")
+        }
+        OrphanChildren.terminate(program: "pg_rewind", flag: "--target-pgdata", value: context.plan.pgdata)
+        let plan = MethodChoice.fallback(from: context.plan, reason: reason)
+        context.delegate.handle(.warning("falling back to a full copy: \(reason)"))
+        let next = RunContext(plan: plan, journal: context.journal, state: .empty, tools: context.tools,
+                              logger: context.logger, delegate: context.delegate)
+        try next.record(JournalRecord(kind: .plan, run: plan.runID, plan: plan, message: "fallback: \(reason)"))
+        try next.record(JournalRecord(kind: .step, run: plan.runID, step: .preflight, event: .done))
+        context.delegate.handle(.planned(plan, resumingAt: nil))
+        return next
     }
 
     static func absolute(_ path: String) -> String {

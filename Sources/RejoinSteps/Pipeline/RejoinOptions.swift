@@ -17,6 +17,8 @@ public struct RejoinOptions: Sendable {
     public var nodeName: String
     /// Space left free after the copy, beyond the copy itself.
     public var diskReserveBytes: UInt64
+    /// pg_basebackup's --max-rate (e.g. "50M"), so a rejoin does not saturate the upstream's link.
+    public var maxRate: String? = nil
 
     public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
                 database: String = "postgres", bindir: String? = nil, method: String = "basebackup",

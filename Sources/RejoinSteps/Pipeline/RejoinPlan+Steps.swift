@@ -5,6 +5,8 @@ extension StepKind {
         switch self {
         case .preflight: return nil
         case .stopLocal: return StopLocalStep()
+        case .recoverLocal: return RecoverLocalStep()
+        case .rewind: return RewindStep()
         case .setAside: return SetAsideStep()
         case .clone: return CloneStep()
         case .keepLocalConfig: return KeepLocalConfigStep()

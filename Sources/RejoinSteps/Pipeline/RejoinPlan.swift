@@ -30,8 +30,30 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     public var verifyTimeout: Int
     public var upstreamBytes: UInt64
     public var maxRate: String?
+    /// What the operator asked for (auto, rewind, basebackup); `method` is what runs.
+    public var requestedMethod: String?
+    /// Why this method: each rewind check and decision, for the journal and the output.
+    public var decisions: [String]?
+    /// The node's own config files, saved before pg_rewind overwrites them with the upstream's.
+    public var localConfigDirectory: String?
+
+    public var isRewind: Bool { method == RejoinMethod.rewind.rawValue }
+
+    public static func steps(for method: RejoinMethod, keepConfig: Bool) -> [StepKind] {
+        let config: [StepKind] = keepConfig ? [.keepLocalConfig] : []
+        switch method {
+        case .rewind:
+            return [.preflight, .stopLocal, .recoverLocal, .rewind] + config + [.writeStandbyConfig, .start, .verify]
+        case .basebackup, .auto:
+            return [.preflight, .stopLocal, .setAside, .clone] + config + [.writeStandbyConfig, .swapIn, .start, .verify]
+        }
+    }
 
     public var journalPath: String { workDirectory + "/journal.jsonl" }
+}
+
+public enum RejoinMethod: String, Codable, Sendable, CaseIterable {
+    case auto, rewind, basebackup
 }
 
 /// Where a run's files live, derived from PGDATA alone so every command (rejoin, status, abort)

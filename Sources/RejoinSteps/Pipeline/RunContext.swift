@@ -35,11 +35,20 @@ public final class RunContext: @unchecked Sendable {
     }
 
     /// Where the new copy is now: staging before swap-in, PGDATA after. Found by identity.
+    /// A rewind works in place: PGDATA itself.
     public func newDataDirectory() -> String? {
+        if plan.isRewind { return FileIdentity.of(plan.pgdata) == plan.oldDataIdentity ? plan.pgdata : nil }
         guard let id = stagingIdentity else { return nil }
         if FileIdentity.of(plan.stagingDirectory) == id { return plan.stagingDirectory }
         if FileIdentity.of(plan.pgdata) == id { return plan.pgdata }
         return nil
+    }
+
+    /// Where this node's own config files are: the copy saved before pg_rewind overwrote them
+    /// (also after a fallback from rewind), else the old data directory.
+    public func localConfigSource() -> String? {
+        if let saved = plan.localConfigDirectory, Files.isDirectory(saved) { return saved }
+        return oldDataLocation()
     }
 
     /// Where the old data is now: PGDATA before set-aside, the .old sibling after. Found by

@@ -22,6 +22,8 @@ public struct RunSummary: Sendable, Codable {
     public var totalSeconds: Double
     public var stepSeconds: [String: Double]
     public var oldDataDirectory: String?
+    /// After a rewind: the report of what was thrown away (the saved WAL is beside it).
+    public var divergenceReport: String?
     public var serverLog: String?
 }
 

@@ -2,6 +2,8 @@
 public enum StepKind: String, Codable, CaseIterable, Sendable {
     case preflight
     case stopLocal = "stop-local"
+    case recoverLocal = "recover-local"
+    case rewind
     case setAside = "set-aside"
     case clone
     case keepLocalConfig = "keep-local-config"

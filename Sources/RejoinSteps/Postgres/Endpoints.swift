@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How pg-rejoin reaches the two servers. Only libpq parameters, never a password: libpq finds
 /// it itself (passfile, PGPASSFILE, ~/.pgpass, PGPASSWORD, service file), exactly as psql would.
@@ -66,5 +69,71 @@ public enum LocalEndpoint {
         ]
         if let port = pid.port { parameters.append(("port", String(port))) }
         return try PgConnection(parameters: parameters, target: "local server (\(host))")
+    }
+}
+
+extension UpstreamAddress {
+    /// Whether the host resolves to an address of this machine (loopback or one of its
+    /// interfaces): with the local server's port, `--from` then names this very node.
+    public func resolvesToThisMachine() -> Bool {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &list) == 0, let first = list else { return false }
+        defer { freeaddrinfo(first) }
+        let local = Self.localAddresses()
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        while let current = node {
+            if let address = Self.numeric(current.pointee.ai_addr), address.hasPrefix("127.") || address == "::1" || local.contains(address) {
+                return true
+            }
+            node = current.pointee.ai_next
+        }
+        return false
+    }
+
+    static func localAddresses() -> Set<String> {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let first = list else { return [] }
+        defer { freeifaddrs(first) }
+        var result: Set<String> = []
+        var node: UnsafeMutablePointer<ifaddrs>? = first
+        while let current = node {
+            if let address = numeric(current.pointee.ifa_addr) { result.insert(address) }
+            node = current.pointee.ifa_next
+        }
+        return result
+    }
+
+    static func numeric(_ address: UnsafeMutablePointer<sockaddr>?) -> String? {
+        guard let address else { return nil }
+        let family = Int32(address.pointee.sa_family)
+        guard family == AF_INET || family == AF_INET6 else { return nil }
+        let length = socklen_t(family == AF_INET ? MemoryLayout<sockaddr_in>.size : MemoryLayout<sockaddr_in6>.size)
+        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard getnameinfo(address, length, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else { return nil }
+        // A link-local IPv6 address carries its interface ("fe80::1%eth0"): compare without it.
+        return String(String(cString: buffer).split(separator: "%").first ?? "")
+    }
+}
+
+/// `--node-name` becomes `application_name` on the upstream. PostgreSQL keeps only printable
+/// ASCII there (anything else turns into '?') and cuts it at 63 bytes, so such a name could
+/// never be found in pg_stat_replication by verify. Quotes, spaces and backslashes are fine:
+/// primary_conninfo quotes every value.
+public enum NodeName {
+    public static let maximumLength = 63
+
+    /// Why `name` cannot be an application_name, or nil when it can.
+    public static func problem(_ name: String) -> String? {
+        if name.isEmpty { return "--node-name must not be empty" }
+        if let bad = name.unicodeScalars.first(where: { $0.value < 0x20 || $0.value > 0x7E }) {
+            let shown = bad.value < 0x20 || bad.value == 0x7F ? String(format: "U+%04X (a control character such as a newline)", bad.value) : "'\(bad)'"
+            return "--node-name may hold only printable ASCII characters (PostgreSQL shows anything else in application_name as '?'), but it contains \(shown)"
+        }
+        if name.utf8.count > maximumLength {
+            return "--node-name is \(name.utf8.count) characters long; PostgreSQL cuts application_name at \(maximumLength)"
+        }
+        return nil
     }
 }

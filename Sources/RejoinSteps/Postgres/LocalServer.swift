@@ -47,12 +47,29 @@ public enum LocalServerState: Equatable, Sendable, CustomStringConvertible {
         if !program.isEmpty && program != "postgres" && program != "postmaster" {
             return .crashed(stalePid: pid, note: "that pid is now \(program), not postgres")
         }
+        // It may be a postgres process of another cluster (the upstream on the same machine):
+        // pg_ctl status would call that running, and pg_ctl stop would signal it. Every
+        // postgres process works in its own data directory.
+        if let cwd = Self.workingDirectory(of: pid), let ours = Self.realPath(dataDirectory), cwd != ours {
+            return .crashed(stalePid: pid, note: "that pid is now a postgres process of another data directory (\(cwd))")
+        }
         guard try await tools.isRunning(dataDirectory) else {
             return .crashed(stalePid: pid, note: "pg_ctl status says no server is running")
         }
         let inRecovery = control.clusterState?.contains("recovery") ?? false
             || Files.exists(dataDirectory + "/standby.signal")
         return inRecovery ? .runningStandby(pid: pid) : .runningPrimary(pid: pid)
+    }
+
+    /// Where the process works, from /proc/PID/cwd (readable for our own user's processes).
+    static func workingDirectory(of pid: Int32) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd")
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The state letter in /proc/PID/stat is the first field after the parenthesised name.

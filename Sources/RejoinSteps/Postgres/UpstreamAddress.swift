@@ -11,6 +11,9 @@ public enum AddressError: LocalizedError, Equatable {
             return "--from is empty; pass the new primary as HOST or HOST:PORT (for example --from pg2:5432)"
         case let .badPort(text):
             return "--from has an invalid port '\(text)'; a port is a number from 1 to 65535 (for example --from pg2:5432)"
+        case let .badHost(text) where text.contains("=") || text.contains("@"):
+            // A conninfo string or URI may carry a password: never repeat it.
+            return "--from looks like a connection string or URI (not repeated here: it may hold a password); pass only HOST, HOST:PORT or [IPv6]:PORT, and give the password in a passfile (--passfile)"
         case let .badHost(text):
             return "--from '\(text)' is not a host name or address; pass HOST, HOST:PORT or [IPv6]:PORT"
         }

@@ -9,12 +9,17 @@ public struct UpstreamFacts: Sendable, Equatable {
     public var versionNumber: Int
     public var databaseBytes: UInt64
     public var tablespaces: [String]
+    /// The probe's SQL connection was served by a child of the local postmaster: the "upstream"
+    /// is this very node.
+    public var servedByLocalPostmaster: Bool = false
 
     public var majorVersion: Int { versionNumber / 10000 }
 }
 
 public enum UpstreamProbe {
-    public static func probe(_ endpoint: UpstreamEndpoint) throws -> UpstreamFacts {
+    /// `localPostmaster`: the pid of a local server that runs now, to tell whether the upstream's
+    /// backend serving us is its child (the upstream is this node).
+    public static func probe(_ endpoint: UpstreamEndpoint, localPostmaster: Int32? = nil) throws -> UpstreamFacts {
         let address = endpoint.address.description
         let identity: [String?]
         do {
@@ -27,6 +32,7 @@ public enum UpstreamProbe {
             throw classify(error, endpoint: endpoint, replication: true)
         }
         let row: [String?]
+        var servedLocally = false
         do {
             let sql = try endpoint.connectSQL()
             guard let first = try sql.query("""
@@ -35,11 +41,16 @@ public enum UpstreamProbe {
                        (SELECT coalesce(sum(pg_database_size(oid)), 0) FROM pg_database
                          WHERE datallowconn AND has_database_privilege(oid, 'CONNECT'))::text,
                        (SELECT coalesce(string_agg(spcname, ','), '') FROM pg_tablespace
-                         WHERE spcname NOT IN ('pg_default', 'pg_global'))
-                """).first, first.count == 4 else {
+                         WHERE spcname NOT IN ('pg_default', 'pg_global')),
+                       pg_backend_pid()
+                """).first, first.count == 5 else {
                 throw PgError.unexpectedResult(target: address, sql: "preflight query")
             }
             row = first
+            // Checked while the connection (and so its backend) is still alive.
+            if let localPostmaster, let backend = first[4].flatMap({ Int32($0) }) {
+                servedLocally = parentPid(of: backend) == localPostmaster
+            }
         } catch let error as PgError {
             throw classify(error, endpoint: endpoint, replication: false)
         }
@@ -49,8 +60,16 @@ public enum UpstreamProbe {
             inRecovery: row[0] == "t",
             versionNumber: row[1].flatMap { Int($0) } ?? 0,
             databaseBytes: row[2].flatMap { UInt64($0) } ?? 0,
-            tablespaces: (row[3] ?? "").split(separator: ",").map(String.init)
+            tablespaces: (row[3] ?? "").split(separator: ",").map(String.init),
+            servedByLocalPostmaster: servedLocally
         )
+    }
+
+    /// The parent pid from /proc/PID/stat (the field after the state letter), or nil.
+    static func parentPid(of pid: Int32) -> Int32? {
+        guard let stat = Files.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
     }
 
     /// Turns libpq's message into the operator's problem: which door was refused and why.
@@ -58,9 +77,25 @@ public enum UpstreamProbe {
         let message = error.serverMessage
         let address = endpoint.address.description
         let lower = message.lowercased()
+        if lower.contains("could not translate host name") {
+            return .hostNotFound(host: endpoint.address.host, message: message)
+        }
+        if lower.contains("timeout expired") {
+            return .upstreamSilent(address: address, seconds: endpoint.connectTimeout)
+        }
         if lower.contains("password authentication failed") || lower.contains("no password supplied")
             || lower.contains("fe_sendauth") {
             return .authenticationFailed(address: address, user: endpoint.user, message: message)
+        }
+        // PostgreSQL <= 15: "must be superuser or replication role to start walsender";
+        // 16+: "permission denied to start WAL sender" (detail: the REPLICATION attribute).
+        if replication && (lower.contains("replication role to start walsender") || lower.contains("permission denied to start wal sender")) {
+            return .roleCannotReplicate(address: address, user: endpoint.user, message: message)
+        }
+        // "no pg_hba.conf entry for replication connection ..." or "pg_hba.conf rejects
+        // replication connection ...".
+        if replication && lower.contains("pg_hba.conf") && lower.contains("replication connection") {
+            return .replicationNotInHBA(address: address, user: endpoint.user, message: message)
         }
         if replication && (lower.contains("replication") || lower.contains("walsender")) && !lower.contains("could not connect")
             && !lower.contains("connection refused") && !lower.contains("timeout") {

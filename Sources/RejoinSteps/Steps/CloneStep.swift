@@ -30,7 +30,7 @@ public struct CloneStep: Step {
         let command = ChildCommand(context.tools.path("pg_basebackup"), arguments, environment: plan.upstream.childEnvironment)
         // Never trust what another process may still be writing: a pg_basebackup orphaned by a
         // kill -9 of an earlier pg-rejoin would keep filling staging while we clone again.
-        OrphanCopies.terminate(writingInto: plan.stagingDirectory)
+        OrphanChildren.terminate(program: "pg_basebackup", flag: "-D", value: plan.stagingDirectory)
         let progress = ProgressParser(total: plan.upstreamBytes)
         let delegate = context.delegate
         let child = ChildPid()
@@ -98,28 +98,3 @@ final class ChildPid: @unchecked Sendable {
     var value: pid_t { lock.withLock { pid } }
 }
 
-/// pg_basebackup processes left running by a pg-rejoin that was killed with -9: found by the
-/// staging directory in their command line, and stopped before staging is discarded.
-enum OrphanCopies {
-    static func terminate(writingInto staging: String) {
-        let pids = find(writingInto: staging)
-        guard !pids.isEmpty else { return }
-        pids.forEach { kill($0, SIGTERM) }
-        for _ in 0..<50 where pids.contains(where: { kill($0, 0) == 0 }) {
-            usleep(100_000)
-        }
-        pids.forEach { kill($0, SIGKILL) }
-    }
-
-    static func find(writingInto staging: String) -> [pid_t] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> pid_t? in
-            guard let pid = pid_t(entry), pid != getpid(),
-                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
-            let argv = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard let program = argv.first, program.hasSuffix("pg_basebackup"),
-                  let d = argv.firstIndex(of: "-D"), d + 1 < argv.count, argv[d + 1] == staging else { return nil }
-            return pid
-        }
-    }
-}

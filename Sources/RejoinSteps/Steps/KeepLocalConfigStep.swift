@@ -14,16 +14,17 @@ public struct KeepLocalConfigStep: Step {
     public static let topologySettings: Set<String> = ["primary_conninfo", "primary_slot_name", "restore_command"]
 
     public func describe(_ plan: RejoinPlan) -> String {
-        "copy postgresql.conf, pg_hba.conf, pg_ident.conf and local postgresql.auto.conf settings from \(plan.oldDataDirectory)"
+        let source = plan.localConfigDirectory.map { "the copy saved before pg_rewind (\($0))" } ?? plan.oldDataDirectory
+        return "copy postgresql.conf, pg_hba.conf, pg_ident.conf and local postgresql.auto.conf settings from \(source)"
     }
 
     public func isDone(_ context: RunContext) async throws -> Bool {
-        guard context.state.isDone(kind), let new = context.newDataDirectory(), let old = context.oldDataLocation() else { return false }
+        guard context.state.isDone(kind), let new = context.newDataDirectory(), let old = context.localConfigSource() else { return false }
         return Self.files(in: old, alsoKnownAs: context.plan.pgdata).allSatisfy { Files.read(old + "/" + $0) == Files.read(new + "/" + $0) }
     }
 
     public func run(_ context: RunContext) async throws -> [String: String] {
-        guard let old = context.oldDataLocation() else {
+        guard let old = context.localConfigSource() else {
             throw StepError.oldDataMissing(pgdata: context.plan.pgdata, expected: context.plan.oldDataDirectory)
         }
         guard let new = context.newDataDirectory() else {

@@ -37,6 +37,9 @@ public struct PreflightStep {
         let real = String(cString: resolved)
         free(resolved)
         guard Files.isDirectory(real) else { throw PreflightError.dataDirectory(path: path, problem: "is not a directory") }
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: real), entries.isEmpty {
+            throw PreflightError.dataDirectory(path: path, problem: "is empty, so there is no cluster in it to check against the upstream (if its data is really gone, make a new standby with pg_basebackup)")
+        }
         guard Files.exists(real + "/PG_VERSION"), Files.exists(real + "/global/pg_control") else {
             throw PreflightError.dataDirectory(path: path, problem: "is not a PostgreSQL data directory (no PG_VERSION or global/pg_control)")
         }
@@ -52,6 +55,7 @@ public struct PreflightStep {
         let parent = Files.parent(of: pgdata)
         let user = Privileges.currentUserName()
         guard access(parent, W_OK) == 0 else { throw PreflightError.parentNotWritable(path: parent, user: user) }
+        try Self.checkWorkDirectory(WorkPaths(pgdata: pgdata).workDirectory, user: user)
 
         let localMajor = Int((Files.read(pgdata + "/PG_VERSION") ?? "").trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").first ?? "") ?? 0
         let bindir = try await PgBinaries.resolve(explicit: options.bindir, majorVersion: localMajor, children: children)
@@ -61,20 +65,16 @@ public struct PreflightStep {
         logger.info("local server", metadata: ["pg.datadir": "\(pgdata)", "pg.state": "\(localState)"])
 
         let endpoint = options.endpoint
-        let upstream = try UpstreamProbe.probe(endpoint)
-        let address = options.upstream.description
-        guard !upstream.inRecovery else { throw PreflightError.upstreamIsStandby(address: address) }
+        let localPid: Int32?
+        switch localState {
+        case let .runningPrimary(pid), let .runningStandby(pid): localPid = pid
+        case .stopped, .crashed: localPid = nil
+        }
+        let upstream = try UpstreamProbe.probe(endpoint, localPostmaster: localPid)
         let localID = control.systemIdentifier ?? "unknown"
-        guard upstream.systemIdentifier == localID else {
-            throw PreflightError.differentCluster(address: address, upstream: upstream.systemIdentifier, local: localID)
-        }
-        guard upstream.majorVersion == localMajor else {
-            throw PreflightError.versionMismatch(address: address, upstream: upstream.majorVersion, local: localMajor)
-        }
-        let localTimeline = control.timeline ?? 0
-        guard upstream.timeline >= localTimeline else {
-            throw PreflightError.timelineBehind(address: address, upstream: upstream.timeline, local: localTimeline)
-        }
+        let local = LocalFacts(systemIdentifier: localID, majorVersion: localMajor, timeline: control.timeline ?? 0,
+                               pgdata: pgdata, runningPort: localPid == nil ? nil : PostmasterPid.read(dataDirectory: pgdata)?.port)
+        try Self.compare(upstream: upstream, at: options.upstream, with: local)
 
         switch localState {
         case .runningStandby:
@@ -99,9 +99,11 @@ public struct PreflightStep {
         let paths = WorkPaths(pgdata: pgdata)
         let runID = Self.runID()
         let walDirectory = try newWalDirectory(pgdata: pgdata, runID: runID)
-        let needed = upstream.databaseBytes + upstream.databaseBytes / 10 + options.diskReserveBytes
+        let (needed, overflow) = (upstream.databaseBytes + upstream.databaseBytes / 10).addingReportingOverflow(options.diskReserveBytes)
         let free = Files.freeBytes(at: parent) ?? 0
-        guard free >= needed else { throw PreflightError.notEnoughSpace(path: parent, needed: needed, free: free) }
+        guard !overflow, free >= needed else {
+            throw PreflightError.notEnoughSpace(path: parent, needed: overflow ? .max : needed, free: free, reserve: options.diskReserveBytes)
+        }
         guard let oldIdentity = FileIdentity.of(pgdata) else {
             throw PreflightError.dataDirectory(path: pgdata, problem: "vanished during preflight")
         }
@@ -122,8 +124,65 @@ public struct PreflightStep {
             walDirectory: walDirectory, bindir: bindir, majorVersion: localMajor,
             systemIdentifier: localID, method: "basebackup", steps: steps, localUser: user,
             serverLog: paths.workDirectory + "/postgresql-\(runID).log", verifyTimeout: options.verifyTimeout,
-            upstreamBytes: upstream.databaseBytes)
+            upstreamBytes: upstream.databaseBytes, maxRate: options.maxRate)
         return .plan(plan, local: localState)
+    }
+
+    /// What preflight knows about the local cluster, to hold against the upstream.
+    public struct LocalFacts: Sendable, Equatable {
+        public var systemIdentifier: String
+        public var majorVersion: Int
+        public var timeline: Int
+        public var pgdata: String
+        /// The port of the local server when it runs now (from postmaster.pid).
+        public var runningPort: Int?
+
+        public init(systemIdentifier: String, majorVersion: Int, timeline: Int, pgdata: String, runningPort: Int? = nil) {
+            self.systemIdentifier = systemIdentifier
+            self.majorVersion = majorVersion
+            self.timeline = timeline
+            self.pgdata = pgdata
+            self.runningPort = runningPort
+        }
+    }
+
+    /// The upstream must be another node, a primary, of the same cluster and major version, on
+    /// a timeline no older than ours. Pure, so every refusal is unit-tested.
+    public static func compare(upstream: UpstreamFacts, at address: UpstreamAddress, with local: LocalFacts,
+                               resolvesToThisMachine: (UpstreamAddress) -> Bool = { $0.resolvesToThisMachine() }) throws {
+        let shown = address.description
+        if upstream.systemIdentifier == local.systemIdentifier {
+            if upstream.servedByLocalPostmaster {
+                throw PreflightError.upstreamIsThisNode(address: shown, pgdata: local.pgdata,
+                                                        evidence: "the server that answered there is the local one (its backend is a child of the local postmaster)")
+            }
+            if let port = local.runningPort, port == address.port, upstream.timeline == local.timeline, resolvesToThisMachine(address) {
+                throw PreflightError.upstreamIsThisNode(address: shown, pgdata: local.pgdata,
+                                                        evidence: "that is this machine's address and the local server's port, with the same system identifier and timeline \(local.timeline)")
+            }
+        }
+        guard !upstream.inRecovery else { throw PreflightError.upstreamIsStandby(address: shown) }
+        guard upstream.systemIdentifier == local.systemIdentifier else {
+            throw PreflightError.differentCluster(address: shown, upstream: upstream.systemIdentifier, local: local.systemIdentifier)
+        }
+        guard upstream.majorVersion == local.majorVersion else {
+            throw PreflightError.versionMismatch(address: shown, upstream: upstream.majorVersion, local: local.majorVersion)
+        }
+        guard upstream.timeline >= local.timeline else {
+            throw PreflightError.timelineBehind(address: shown, upstream: upstream.timeline, local: local.timeline)
+        }
+    }
+
+    /// `PGDATA.rejoin` holds the lock and the journal: when it exists already (an earlier run),
+    /// it must be a directory this user can write, or the run would fail half-started.
+    static func checkWorkDirectory(_ path: String, user: String) throws {
+        guard Files.exists(path) else { return }
+        guard !Files.isSymlink(path), Files.isDirectory(path) else {
+            throw PreflightError.workDirectoryUnusable(path: path, user: user, problem: "is not a directory")
+        }
+        guard access(path, R_OK | W_OK | X_OK) == 0 else {
+            throw PreflightError.workDirectoryUnusable(path: path, user: user, problem: "is not writable")
+        }
     }
 
     /// When pg_wal is a symlink, the operator put WAL on another disk: the new cluster gets its

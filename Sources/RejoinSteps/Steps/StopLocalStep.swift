@@ -9,6 +9,8 @@ public struct StopLocalStep: Step {
     public func describe(_ plan: RejoinPlan) -> String { "stop the local server in \(plan.pgdata) if it runs" }
 
     public func isDone(_ context: RunContext) async throws -> Bool {
+        // In place (rewind), the server running after `start` is the new standby, not the old one.
+        if context.plan.isRewind && context.state.status[.start] != nil { return true }
         guard let old = context.oldDataLocation() else { return false }
         return !(try await LocalServerState.inspect(old, tools: context.tools).isRunning)
     }

@@ -12,6 +12,8 @@ final class PostgresNode {
     var socketDirectory: String { home + "/sock" }
     var logFile: String { home + "/server.log" }
     var address: String { "127.0.0.1:\(port)" }
+    /// pg_rewind needs it (or data checksums); the fallback tests turn it off.
+    var walLogHints = true
 
     init(name: String, sandbox: Sandbox) throws {
         self.name = name
@@ -35,7 +37,7 @@ final class PostgresNode {
         unix_socket_directories = '\(socketDirectory)'
         wal_level = replica
         hot_standby = on
-        wal_log_hints = on
+        wal_log_hints = \(walLogHints ? "on" : "off")
         max_wal_senders = 10
         wal_keep_size = '256MB'
         fsync = off

@@ -52,8 +52,9 @@ final class Sandbox {
     }
 
     /// The usual arguments for rejoining `local` from `upstream`.
-    func rejoinArguments(local: PostgresNode, from upstream: String, extra: [String] = []) -> [String] {
+    /// Tests of the copy path name basebackup; the rewind tests pass auto or rewind.
+    func rejoinArguments(local: PostgresNode, from upstream: String, method: String = "basebackup", extra: [String] = []) -> [String] {
         ["--from", upstream, "--pgdata", local.dataDirectory, "--passfile", passfile, "--node-name", local.name,
-         "--bindir", bindir, "--verify-timeout", "60", "--connect-timeout", "3"] + extra
+         "--bindir", bindir, "--verify-timeout", "60", "--connect-timeout", "3", "--method", method] + extra
     }
 }

@@ -12,11 +12,21 @@ struct Failover {
     static let rowsAfter = 100
 
     /// With `promote: false` pg2 stays a (disconnected) standby: the "upstream is a standby" case.
-    static func make(in sandbox: Sandbox, promote: Bool = true) throws -> Failover {
+    /// With `diverge: false` pg1 is shut down cleanly after pg2 got everything (no lost rows).
+    static func make(in sandbox: Sandbox, promote: Bool = true, diverge: Bool = true, walLogHints: Bool = true) throws -> Failover {
         let pg1 = try sandbox.node("pg1")
+        pg1.walLogHints = walLogHints
         try pg1.initdb()
         try pg1.start()
         try pg1.sql("CREATE ROLE repl LOGIN REPLICATION PASSWORD '\(sandbox.password)'; GRANT pg_monitor TO repl;")
+        // What pg_rewind's source role needs (PostgreSQL's documentation), and CHECKPOINT.
+        try pg1.sql("""
+            GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO repl;
+            GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO repl;
+            GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO repl;
+            GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO repl;
+            GRANT pg_checkpoint TO repl;
+            """)
         try pg1.sql("CREATE TABLE orders (id int PRIMARY KEY, note text)")
         try pg1.sql("INSERT INTO orders SELECT g, 'before' FROM generate_series(1, \(rowsBefore)) g")
 
@@ -25,12 +35,17 @@ struct Failover {
         try pg2.start()
         pg2.waitFor("SELECT count(*) FROM orders", toBe: String(rowsBefore))
 
-        // pg2 goes away for a moment; pg1 accepts rows that never reach it, then dies.
-        try pg2.stop()
-        try pg1.sql("INSERT INTO orders SELECT g, 'lost' FROM generate_series(\(rowsBefore + 1), \(rowsBefore + lostRows)) g")
-        try pg1.crash()
-
-        try pg2.start()
+        if diverge {
+            // pg2 goes away for a moment; pg1 accepts rows that never reach it, then dies.
+            try pg2.stop()
+            try pg1.sql("INSERT INTO orders SELECT g, 'lost' FROM generate_series(\(rowsBefore + 1), \(rowsBefore + lostRows)) g")
+            try pg1.crash()
+            try pg2.start()
+        } else {
+            // A planned switchover: pg1 stops cleanly and pg2 receives its last WAL.
+            try pg1.stop()
+            usleep(500_000)
+        }
         if promote {
             try pg2.promote()
             try pg2.sql("INSERT INTO orders SELECT g, 'after' FROM generate_series(5001, \(5000 + rowsAfter)) g")

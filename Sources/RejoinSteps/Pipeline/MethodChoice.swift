@@ -1,0 +1,46 @@
+import Foundation
+
+/// Chooses between pg_rewind (time follows the divergence) and pg_basebackup (time follows the
+/// database size), from named checks, and records why in the plan.
+public enum MethodChoice {
+    public static func choose(_ plan: RejoinPlan, requested: RejoinMethod, tools: PgTools) async throws -> RejoinPlan {
+        var plan = plan
+        plan.requestedMethod = requested.rawValue
+        let keepConfig = plan.steps.contains(.keepLocalConfig)
+        if requested == .basebackup {
+            plan.decisions = ["method basebackup: requested"]
+            return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
+        }
+        let control = try await tools.controlData(plan.pgdata)
+        let identity = try plan.upstream.connectReplication().query("IDENTIFY_SYSTEM").first
+        let upstreamTimeline = identity?[1].flatMap { Int($0) } ?? 0
+        let checks = RewindChecks.run(control: control, tools: tools, endpoint: plan.upstream, upstreamTimeline: upstreamTimeline)
+        plan.decisions = checks.map { "rewind check \($0.line)" }
+        let failed = checks.filter { !$0.passed }
+        if failed.isEmpty {
+            plan.decisions?.append("method rewind: every rewind check passed")
+            plan.localConfigDirectory = plan.workDirectory + "/local-config-\(plan.runID)"
+            return switchTo(.rewind, plan: plan, keepConfig: keepConfig)
+        }
+        if requested == .rewind {
+            throw RewindError.notPossible(reasons: failed.map { "\($0.name): \($0.detail)" })
+        }
+        plan.decisions?.append("method basebackup: pg_rewind is not possible (\(failed.map(\.name).joined(separator: ", ")))")
+        return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
+    }
+
+    /// After pg_rewind failed or was interrupted: a full copy, with the directory pg_rewind
+    /// worked on set aside like any old data directory.
+    public static func fallback(from plan: RejoinPlan, reason: String) -> RejoinPlan {
+        var next = switchTo(.basebackup, plan: plan, keepConfig: plan.steps.contains(.keepLocalConfig))
+        next.decisions = (plan.decisions ?? []) + ["fell back to basebackup: \(reason)"]
+        return next
+    }
+
+    static func switchTo(_ method: RejoinMethod, plan: RejoinPlan, keepConfig: Bool) -> RejoinPlan {
+        var plan = plan
+        plan.method = method.rawValue
+        plan.steps = RejoinPlan.steps(for: method, keepConfig: keepConfig)
+        return plan
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Rewind path, step 3: pg_rewind needs a cleanly shut-down target. A crashed former primary is
+/// brought there by crash recovery in single-user mode: no connections, no archiving (as
+/// Patroni and pg_auto_failover do), then a clean exit with a shutdown checkpoint.
+public struct RecoverLocalStep: Step {
+    public let kind = StepKind.recoverLocal
+    public init() {}
+
+    public func describe(_ plan: RejoinPlan) -> String {
+        "crash recovery of \(plan.pgdata) in single-user mode if it was not shut down cleanly"
+    }
+
+    public func isDone(_ context: RunContext) async throws -> Bool {
+        // Once the new standby was started, its control file says "in archive recovery".
+        if context.state.status[.start] != nil { return true }
+        return try await context.tools.controlData(context.plan.pgdata).isCleanShutdown
+    }
+
+    public func run(_ context: RunContext) async throws -> [String: String] {
+        let plan = context.plan
+        // A crashed server's postmaster.pid (its pid gone, a zombie, or reused by another
+        // program) makes postgres refuse to start. It is moved, not deleted, and only when no
+        // live postgres owns it; postgres still checks its shared memory itself.
+        if case .crashed = try await LocalServerState.inspect(plan.pgdata, tools: context.tools) {
+            try Files.rename(plan.pgdata + "/postmaster.pid", to: plan.workDirectory + "/postmaster.pid.stale-\(plan.runID)")
+        }
+        let command = ChildCommand(context.tools.path("postgres"), [
+            "--single", "-D", plan.pgdata,
+            "-c", "archive_mode=off", "-c", "listen_addresses=", "-c", "hot_standby=off",
+            "-c", "restore_command=", "-c", "archive_command=",
+            "template1",
+        ])
+        // stdin is /dev/null: the single-user backend recovers, reads EOF and shuts down cleanly.
+        let result = try await context.children.run(command)
+        let control = try await context.tools.controlData(plan.pgdata)
+        guard control.isCleanShutdown else {
+            throw RewindError.recoveryFailed(pgdata: plan.pgdata,
+                                             detail: result.standardErrorTail.suffix(3).joined(separator: "; "))
+        }
+        return ["summary": "crash recovery done; \(control.clusterState ?? "shut down") at \(control.checkpointLocation ?? "?")"]
+    }
+}
+
+public enum RewindError: LocalizedError, RejoinFailure {
+    case recoveryFailed(pgdata: String, detail: String)
+    case notPossible(reasons: [String])
+    case rewindFailed(detail: String)
+
+    public var exitStatus: ExitStatus {
+        if case .notPossible = self { return .refused }
+        return .stepFailed
+    }
+
+    public var errorDescription: String? {
+        switch self {
+        case let .recoveryFailed(pgdata, detail):
+            return "crash recovery of \(pgdata) did not end in a clean shutdown: \(detail)"
+        case let .notPossible(reasons):
+            return "pg_rewind is not possible here: \(reasons.joined(separator: "; ")). Use --method auto or basebackup"
+        case let .rewindFailed(detail):
+            return "pg_rewind failed: \(detail)"
+        }
+    }
+}

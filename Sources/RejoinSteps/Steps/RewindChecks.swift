@@ -1,0 +1,50 @@
+import Foundation
+
+/// One named precondition of pg_rewind, with the reason it holds or not (as Patroni's rewind
+/// checks do): the output and the journal say exactly why a rewind was or was not possible.
+public struct RewindCheck: Codable, Sendable, Equatable {
+    public var name: String
+    public var passed: Bool
+    public var detail: String
+
+    public var line: String { "\(name): \(passed ? "ok" : "no"), \(detail)" }
+}
+
+public enum RewindChecks {
+    /// Checks that need nothing changed: the local control file, the upstream's settings, and
+    /// the upstream's checkpoint on its new timeline (a CHECKPOINT is requested if needed).
+    public static func run(control: ControlData, tools: PgTools, endpoint: UpstreamEndpoint, upstreamTimeline: Int) -> [RewindCheck] {
+        var checks: [RewindCheck] = []
+        checks.append(RewindCheck(
+            name: "pg_rewind-installed", passed: access(tools.path("pg_rewind"), X_OK) == 0,
+            detail: tools.path("pg_rewind")))
+        let hints = control.dataChecksumsEnabled || control.walLogHints
+        checks.append(RewindCheck(
+            name: "hint-bits-logged", passed: hints,
+            detail: hints ? (control.dataChecksumsEnabled ? "data checksums are on" : "wal_log_hints is on")
+                : "the local cluster has neither data checksums nor wal_log_hints=on, so pg_rewind cannot know which pages changed"))
+        do {
+            let sql = try endpoint.connectSQL()
+            let fpw = try RewindSource.fullPageWrites(sql)
+            checks.append(RewindCheck(name: "upstream-full-page-writes", passed: fpw,
+                                      detail: fpw ? "full_page_writes is on" : "full_page_writes is off on the upstream"))
+            var checkpointTimeline = try RewindSource.checkpointTimeline(sql) ?? 0
+            var detail = "the upstream's last checkpoint is on timeline \(checkpointTimeline)"
+            if checkpointTimeline < upstreamTimeline {
+                // Freshly promoted: without a checkpoint on the new timeline pg_rewind compares
+                // against the old one and finds nothing to do.
+                if (try? sql.query("CHECKPOINT")) != nil {
+                    checkpointTimeline = try RewindSource.checkpointTimeline(sql) ?? 0
+                    detail = "ran CHECKPOINT on the upstream; its last checkpoint is now on timeline \(checkpointTimeline)"
+                } else {
+                    detail = "the upstream's last checkpoint is still on timeline \(checkpointTimeline) and the role may not run CHECKPOINT (grant pg_checkpoint)"
+                }
+            }
+            checks.append(RewindCheck(name: "upstream-timeline-checkpointed", passed: checkpointTimeline >= upstreamTimeline, detail: detail))
+        } catch {
+            checks.append(RewindCheck(name: "upstream-settings", passed: false,
+                                      detail: (error as? LocalizedError)?.errorDescription ?? "\(error)"))
+        }
+        return checks
+    }
+}

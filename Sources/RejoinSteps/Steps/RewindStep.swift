@@ -1,0 +1,155 @@
+import Foundation
+
+/// Rewind path, step 4: decide from the timeline history whether the node diverged; if it did,
+/// save what will be thrown away (the local WAL from the fork point and a pg_waldump report),
+/// check with `pg_rewind --dry-run`, then rewind in place. pg_rewind cannot be resumed: if it
+/// fails or is interrupted, the run falls back to a full copy (auto) with this directory kept
+/// aside like any old data directory.
+public struct RewindStep: Step {
+    public let kind = StepKind.rewind
+    public init() {}
+
+    public func describe(_ plan: RejoinPlan) -> String {
+        "pg_rewind \(plan.pgdata) from \(plan.upstream.address) if it diverged (saving the divergent WAL first)"
+    }
+
+    /// pg_rewind leaves nothing on disk that proves it finished: only the journal knows.
+    public func isDone(_ context: RunContext) async throws -> Bool { context.state.isDone(kind) }
+
+    public func run(_ context: RunContext) async throws -> [String: String] {
+        let plan = context.plan
+        let control = try await context.tools.controlData(plan.pgdata)
+        let replication = try plan.upstream.connectReplication()
+        guard let identity = try replication.query("IDENTIFY_SYSTEM").first, identity.count >= 3,
+              let upstreamTimeline = identity[1].flatMap({ Int($0) }), let upstreamEnd = identity[2].flatMap({ LSN($0) }) else {
+            throw PgError.unexpectedResult(target: replication.target, sql: "IDENTIFY_SYSTEM")
+        }
+        let history = try RewindSource.history(replication, timeline: upstreamTimeline)
+        let localTimeline = control.timeline ?? 0
+        let localEnd = Self.localEnd(control)
+        let divergence = Divergence.decide(localTimeline: localTimeline, localEnd: localEnd,
+                                           upstreamTimeline: upstreamTimeline, upstreamEnd: upstreamEnd, history: history)
+        switch divergence {
+        case let .notDiverged(fork):
+            let at = fork.map { " (fork at \($0), local WAL ends at \(localEnd))" } ?? ""
+            return ["rewind.decision": "not-diverged", "summary": "not diverged\(at): no rewind needed, only standby config"]
+        case let .aheadOnSameTimeline(local, upstream):
+            throw RewindError.notPossible(reasons: ["the local server is ahead of the upstream on the same timeline \(localTimeline) (local \(local), upstream \(upstream)); pg_rewind cannot see that"])
+        case let .unrelatedTimelines(local, upstream):
+            throw RewindError.notPossible(reasons: ["the local timeline \(local) is not in the upstream's timeline \(upstream) history"])
+        case let .diverged(fork, end):
+            let saved = try await saveDivergence(context, fork: fork, end: end, timeline: localTimeline, control: control)
+            try saveLocalConfig(context)
+            context.delegate.handle(.info("diverged at \(fork) (local WAL ends at \(end)); what a rewind throws away is saved in \(saved.directory): \(saved.headline)"))
+            try await rewind(context, dryRun: true)
+            try await rewind(context, dryRun: false)
+            return ["rewind.decision": "rewound", "rewind.fork": fork.description, "divergence.report": saved.directory + "/report.txt",
+                    "summary": "rewound from the fork at \(fork); divergent WAL saved in \(saved.directory)"]
+        }
+    }
+
+    /// Where the local WAL ends after a clean shutdown: the shutdown checkpoint, or for a
+    /// standby the minimum recovery point when that is later.
+    static func localEnd(_ control: ControlData) -> LSN {
+        let checkpoint = control.checkpointLocation.flatMap { LSN($0) } ?? LSN(0)
+        let minRecovery = control.fields["Minimum recovery ending location"].flatMap { LSN($0) } ?? LSN(0)
+        return max(checkpoint, minRecovery)
+    }
+
+    func rewind(_ context: RunContext, dryRun: Bool) async throws {
+        let plan = context.plan
+        var pairs: [(String, String)] = [
+            ("host", plan.upstream.address.host), ("port", String(plan.upstream.address.port)),
+            ("user", plan.upstream.user), ("dbname", plan.upstream.database),
+            ("connect_timeout", String(plan.upstream.connectTimeout)), ("application_name", "pg-rejoin"),
+        ]
+        if let passfile = plan.upstream.passfile { pairs.append(("passfile", passfile)) }
+        var arguments = ["--target-pgdata", plan.pgdata, "--source-server", Quoting.conninfo(pairs), "--progress"]
+        if dryRun { arguments.append("--dry-run") }
+        let restoreCommand = ConfigFile(text: (Files.read(plan.pgdata + "/postgresql.conf") ?? "") + "\n"
+                                        + (Files.read(plan.pgdata + "/postgresql.auto.conf") ?? "")).value(of: "restore_command")
+        if let restoreCommand, restoreCommand != "''" { arguments.append("--restore-target-wal") }
+        let command = ChildCommand(context.tools.path("pg_rewind"), arguments, environment: plan.upstream.childEnvironment)
+        let child = ChildPid()
+        let result = try await context.children.run(command, onStart: { pid in
+            child.set(pid)
+            if !dryRun && FaultInjection.isArmed(.rewind, .during) {
+                // The whole session dies, as in an OOM kill: pg_rewind with it, part-way.
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.15) {
+                    ProcessGroup.kill9(child.value)
+                    FaultInjection.point(.rewind, .during)
+                }
+            }
+        })
+        guard result.succeeded else {
+            let detail = result.standardErrorTail.filter { !$0.contains("kB (") }.suffix(4).joined(separator: "; ")
+            throw RewindError.rewindFailed(detail: (dryRun ? "dry run: " : "") + detail)
+        }
+    }
+
+    struct Saved {
+        var directory: String
+        var headline: String
+    }
+
+    /// Copies the local WAL segments from the fork's segment on, and writes a pg_waldump report
+    /// of the records after the fork. Idempotent: a rerun overwrites both.
+    func saveDivergence(_ context: RunContext, fork: LSN, end: LSN, timeline: Int, control: ControlData) async throws -> Saved {
+        let plan = context.plan
+        let directory = plan.workDirectory + "/divergence-\(plan.runID)"
+        let walCopy = directory + "/wal"
+        try Files.makeDirectory(directory)
+        try Files.removeTree(walCopy)
+        try Files.makeDirectory(walCopy)
+        let segmentSize = control.fields["Bytes per WAL segment"].flatMap { UInt64($0) } ?? 16 << 20
+        let firstSegment = fork.segment(size: segmentSize)
+        let timelineHex = String(format: "%08X", timeline)
+        let walDirectory = plan.pgdata + "/pg_wal"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: walDirectory)) ?? []).filter { name in
+            guard name.count == 24, name.hasPrefix(timelineHex),
+                  let high = UInt64(name.dropFirst(8).prefix(8), radix: 16),
+                  let low = UInt64(name.dropFirst(16), radix: 16) else { return false }
+            let segmentsPerId = (UInt64(1) << 32) / segmentSize
+            return high * segmentsPerId + low >= firstSegment
+        }.sorted()
+        for name in names { try Files.copyFile(walDirectory + "/" + name, to: walCopy + "/" + name) }
+
+        let dump = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
+            "--path", walCopy, "--timeline", String(timeline), "--start", fork.description,
+        ]))
+        var summary = DivergenceSummary(parsing: dump.standardOutput)
+        summary.relations = RewindSource.relationNames(summary.relations, endpoint: plan.upstream)
+        let rmgrs = summary.recordsByResourceManager.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }
+        let report = """
+            pg-rejoin divergence report, run \(plan.runID)
+            data directory:   \(plan.pgdata)
+            timeline:         \(timeline), forked by the upstream at \(fork); local WAL ends at \(end)
+            records after the fork: \(summary.records) (first \(summary.firstLSN ?? "-"), last \(summary.lastLSN ?? "-"))
+            commits after the fork: \(summary.commits), last commit at \(summary.lastCommitTime ?? "-")
+            relations written after the fork:
+            \(summary.relations.map { "  " + $0 }.joined(separator: "\n"))
+            records by resource manager:
+            \(rmgrs.joined(separator: "\n"))
+            saved WAL segments (\(names.count)): \(walCopy)
+            inspect with: pg_waldump --path \(walCopy) --timeline \(timeline) --start \(fork)
+
+            """
+        try Files.writeAtomically(Data(report.utf8), to: directory + "/report.txt", mode: 0o600)
+        let headline = "\(summary.commits) commits, \(summary.records) records"
+            + (summary.relations.isEmpty ? "" : " touching \(summary.relations.prefix(5).joined(separator: ", "))")
+        return Saved(directory: directory, headline: headline)
+    }
+
+    /// pg_rewind copies the upstream's config files over the node's own; keep-local-config puts
+    /// them back from this copy.
+    func saveLocalConfig(_ context: RunContext) throws {
+        guard let target = context.plan.localConfigDirectory else { return }
+        try Files.makeDirectory(target)
+        for file in KeepLocalConfigStep.files(in: context.plan.pgdata) + ["postgresql.auto.conf"]
+            where Files.exists(context.plan.pgdata + "/" + file) {
+            let destination = target + "/" + file
+            try Files.makeDirectories(Files.parent(of: destination), below: target)
+            try Files.copyFile(context.plan.pgdata + "/" + file, to: destination)
+        }
+    }
+}
