@@ -8,7 +8,8 @@ public struct StartStep: Step {
     public func describe(_ plan: RejoinPlan) -> String { "pg_ctl start -D \(plan.pgdata) (log \(plan.serverLog))" }
 
     public func isDone(_ context: RunContext) async throws -> Bool {
-        guard let id = context.stagingIdentity, FileIdentity.of(context.plan.pgdata) == id else { return false }
+        // The new data directory must be in place (swapped in, or rewound in place) and running.
+        guard context.newDataDirectory() == context.plan.pgdata else { return false }
         return try await LocalServerState.inspect(context.plan.pgdata, tools: context.tools).isRunning
     }
 
