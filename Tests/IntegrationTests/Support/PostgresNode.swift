@@ -44,8 +44,10 @@ final class PostgresNode {
         """
     }
 
-    func initdb() throws {
-        try Command.check([tool("initdb"), "-D", dataDirectory, "-U", "postgres", "-A", "trust"], asPostgres: true)
+    /// With `walDirectory`, pg_wal is a symlink to it (initdb -X), as operators do for a WAL disk.
+    func initdb(walDirectory: String? = nil) throws {
+        try Command.check([tool("initdb"), "-D", dataDirectory, "-U", "postgres", "-A", "trust"]
+                          + (walDirectory.map { ["-X", $0] } ?? []), asPostgres: true)
         try appendToFile(dataDirectory + "/postgresql.conf", localSettings())
         try appendToFile(dataDirectory + "/pg_hba.conf", """
 

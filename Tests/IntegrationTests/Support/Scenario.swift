@@ -13,10 +13,11 @@ struct Failover {
 
     /// With `promote: false` pg2 stays a (disconnected) standby: the "upstream is a standby" case.
     /// With `diverge: false` pg1 is shut down cleanly after pg2 got everything (no lost rows).
-    static func make(in sandbox: Sandbox, promote: Bool = true, diverge: Bool = true, walLogHints: Bool = true) throws -> Failover {
+    static func make(in sandbox: Sandbox, promote: Bool = true, diverge: Bool = true, walLogHints: Bool = true,
+                     externalWAL: Bool = false) throws -> Failover {
         let pg1 = try sandbox.node("pg1")
         pg1.walLogHints = walLogHints
-        try pg1.initdb()
+        try pg1.initdb(walDirectory: externalWAL ? pg1.home + "/wal" : nil)
         try pg1.start()
         try pg1.sql("CREATE ROLE repl LOGIN REPLICATION PASSWORD '\(sandbox.password)'; GRANT pg_monitor TO repl;")
         // What pg_rewind's source role needs (PostgreSQL's documentation), and CHECKPOINT.
