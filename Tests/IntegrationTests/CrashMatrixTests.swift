@@ -6,42 +6,20 @@ import XCTest
 /// of the same command must resume, finish and verify. One failover serves all cases: the
 /// crashed pg1 is kept as a template and copied back before each case.
 final class CrashMatrixTests: XCTestCase {
-    static var sandbox: Sandbox?
-    static var failover: Failover?
-    static var template: String { (sandbox?.root ?? "/nonexistent") + "/pg1-template" }
+    static var shared: FailoverTemplate?
 
     override class func setUp() {
-        do {
-            let sandbox = try Sandbox()
-            self.sandbox = sandbox
-            let f = try Failover.make(in: sandbox)
-            failover = f
-            try Command.check(["/bin/cp", "-a", f.pg1.dataDirectory, template])
-        } catch {
-            XCTFail("cannot set up the failover: \(error)")
-        }
+        do { shared = try FailoverTemplate() } catch { XCTFail("cannot set up the failover: \(error)") }
     }
 
-    override class func tearDown() { sandbox?.tearDown() }
-
-    /// pg1 back to the crashed failed primary; running as a primary again for stop-local.
-    func resetLocal(running: Bool) throws -> PostgresNode {
-        let f = try XCTUnwrap(Self.failover)
-        f.pg1.stopQuietly()
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: f.pg1.home)) ?? [] where entry.hasPrefix("data") {
-            try FileManager.default.removeItem(atPath: f.pg1.home + "/" + entry)
-        }
-        try Command.check(["/bin/cp", "-a", Self.template, f.pg1.dataDirectory])
-        if running { try f.pg1.start() }
-        return f.pg1
-    }
+    override class func tearDown() { shared?.tearDown() }
 
     func killAt(_ step: String, moments: [String] = ["before", "during", "after"]) throws {
-        let sandbox = try XCTUnwrap(Self.sandbox)
-        let f = try XCTUnwrap(Self.failover)
+        let shared = try XCTUnwrap(Self.shared)
+        let sandbox = shared.sandbox, f = shared.failover
         for moment in moments {
             let running = step == "stop-local"
-            let pg1 = try resetLocal(running: running)
+            let pg1 = try shared.resetLocal(running: running)
             let original = running ? nil : try DataSnapshot(pg1.dataDirectory)
             let arguments = sandbox.rejoinArguments(local: pg1, from: f.pg2.address, extra: running ? ["--demote"] : [])
             let killed = try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "\(step):\(moment)"])

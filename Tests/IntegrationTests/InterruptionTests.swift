@@ -4,35 +4,27 @@ import XCTest
 /// Interruptions in the middle of a real copy (a rate-limited clone of ~150 MB), signals,
 /// a killed child, and the operator's `status` and `abort` on real interrupted runs.
 final class InterruptionTests: XCTestCase {
-    static var sandbox: Sandbox?
-    static var failover: Failover?
-    static var template: String { (sandbox?.root ?? "/nonexistent") + "/pg1-template" }
     /// At 32 MB/s the copy takes several seconds: long enough to be hit while in flight.
     static let slow = ["--max-rate", "32M"]
 
+    static var shared: FailoverTemplate?
+
     override class func setUp() {
         do {
-            let sandbox = try Sandbox()
-            self.sandbox = sandbox
-            let f = try Failover.make(in: sandbox)
-            try f.pg2.sql("CREATE TABLE big AS SELECT g, repeat(md5(g::text), 30) AS pad FROM generate_series(1, 150000) g")
-            failover = f
-            try Command.check(["/bin/cp", "-a", f.pg1.dataDirectory, template])
+            shared = try FailoverTemplate { f in
+                try f.pg2.sql("CREATE TABLE big AS SELECT g, repeat(md5(g::text), 30) AS pad FROM generate_series(1, 150000) g")
+            }
         } catch {
             XCTFail("cannot set up the failover: \(error)")
         }
     }
 
-    override class func tearDown() { sandbox?.tearDown() }
+    override class func tearDown() { shared?.tearDown() }
 
     func reset() throws -> (Sandbox, Failover, DataSnapshot) {
-        let sandbox = try XCTUnwrap(Self.sandbox), f = try XCTUnwrap(Self.failover)
-        f.pg1.stopQuietly()
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: f.pg1.home)) ?? [] where entry.hasPrefix("data") {
-            try FileManager.default.removeItem(atPath: f.pg1.home + "/" + entry)
-        }
-        try Command.check(["/bin/cp", "-a", Self.template, f.pg1.dataDirectory])
-        return (sandbox, f, try DataSnapshot(f.pg1.dataDirectory))
+        let shared = try XCTUnwrap(Self.shared)
+        let pg1 = try shared.resetLocal()
+        return (shared.sandbox, shared.failover, try DataSnapshot(pg1.dataDirectory))
     }
 
     func assertStreams(_ f: Failover, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -4,33 +4,20 @@ import XCTest
 /// Kills on the rewind path. pg_rewind cannot be resumed, so a run killed once pg_rewind had
 /// started falls back to a full copy; kills elsewhere resume on the rewind path.
 final class RewindCrashTests: XCTestCase {
-    static var sandbox: Sandbox?
-    static var failover: Failover?
-    static var template: String { (sandbox?.root ?? "/nonexistent") + "/pg1-template" }
+    static var shared: FailoverTemplate?
 
     override class func setUp() {
-        do {
-            let sandbox = try Sandbox()
-            self.sandbox = sandbox
-            let f = try Failover.make(in: sandbox)
-            failover = f
-            try Command.check(["/bin/cp", "-a", f.pg1.dataDirectory, template])
-        } catch {
-            XCTFail("cannot set up the failover: \(error)")
-        }
+        do { shared = try FailoverTemplate() } catch { XCTFail("cannot set up the failover: \(error)") }
     }
 
-    override class func tearDown() { sandbox?.tearDown() }
+    override class func tearDown() { shared?.tearDown() }
 
     /// Kills at `fault`, reruns, and returns the rerun's output after checking it streams.
     @discardableResult
     func killAndResume(_ fault: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let sandbox = try XCTUnwrap(Self.sandbox), f = try XCTUnwrap(Self.failover)
-        f.pg1.stopQuietly()
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: f.pg1.home)) ?? [] where entry.hasPrefix("data") {
-            try FileManager.default.removeItem(atPath: f.pg1.home + "/" + entry)
-        }
-        try Command.check(["/bin/cp", "-a", Self.template, f.pg1.dataDirectory])
+        let shared = try XCTUnwrap(Self.shared)
+        let sandbox = shared.sandbox, f = shared.failover
+        try shared.resetLocal()
         let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto")
         let killed = try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": fault])
         XCTAssertEqual(killed.status, 128 + SIGKILL, "\(fault): \(killed.output)", file: file, line: line)
