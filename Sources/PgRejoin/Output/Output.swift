@@ -32,12 +32,15 @@ extension ExitStatus {
         case .refused: return "refused"
         case .locked: return "locked"
         case .splitBrainRisk: return "split-brain-risk"
+        case .splitBrain: return "split-brain"
+        case .noPrimary: return "no-primary"
         case .stepFailed: return "step-failed"
         case .verifyFailed: return "verify-failed"
         case .interrupted: return "interrupted"
         case .statusUnfinished: return "unfinished"
         case .statusRunning: return "running"
         case .usage: return "usage"
+        case .configInvalid: return "config-invalid"
         }
     }
 }

@@ -11,6 +11,12 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case locked = 11
     /// The local server runs as a primary and --demote was not given. Nothing was changed.
     case splitBrainRisk = 12
+    /// `heal`, `--from auto`: more than one peer runs as a primary (split brain). Every primary
+    /// is named on stderr and in syslog. Nothing was changed.
+    case splitBrain = 13
+    /// `heal`, `--from auto`: no peer (other than this node) runs as a primary, or none answered.
+    /// Nothing was changed.
+    case noPrimary = 14
     /// A step failed after the run began; the journal knows where. Rerun to resume.
     case stepFailed = 20
     /// The standby started but did not verify as streaming in time. Rerun to verify again.
@@ -23,6 +29,9 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case statusRunning = 41
     /// Command-line usage error (swift-argument-parser's code). Nothing was changed.
     case usage = 64
+    /// The config file is missing (an explicit --config), not TOML, or has an unknown key, a
+    /// wrong type, a bad value or a password (sysexits' EX_CONFIG). Nothing was changed.
+    case configInvalid = 78
 }
 
 /// An error that knows which exit code it means.
