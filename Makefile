@@ -2,7 +2,7 @@
 #   make demo   a real two-node failover and rejoin in a temporary sandbox
 #   make test   unit tests and integration tests against real PostgreSQL 15 servers
 PREFIX ?= /usr/local
-APT_PACKAGES := postgresql-15 libpq-dev libarchive-dev util-linux python3 pkg-config
+APT_PACKAGES := postgresql-15 libpq-dev libarchive-dev libssl-dev util-linux python3 pkg-config
 SWIFT ?= swift
 
 .PHONY: deps build demo test install clean-sandboxes

@@ -1,0 +1,465 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A directory as a compressed tar with a manifest of checksums: written, re-read and verified,
+/// extracted and verified. Data moves in fixed-size blocks, so memory does not grow with the
+/// size of the data (only with the number of entries, for the manifest).
+///
+/// Layout: the manifest (`pg-rejoin-manifest.json`) is the first member, so `old list` reads it
+/// without unpacking; then the directory itself under its own name (`main.old-2026…Z/`), then
+/// everything in it, parents before children. Regular files, directories and symlinks (kept as
+/// symlinks, never followed) with their modes, mtimes and owner ids. A plain `tar -xf` works too.
+public struct DirectoryArchive {
+    public enum Phase: String, Sendable {
+        case checksum, write, verify, extract
+    }
+
+    /// Bytes done and total of a phase; called at most every `progressInterval` seconds.
+    public typealias Progress = (Phase, UInt64, UInt64) -> Void
+
+    public var compression: ArchiveCompression
+    public var level: Int
+    public var blockSize: Int
+    public var threads: Int
+    public var progressInterval: TimeInterval = 5
+
+    public init(compression: ArchiveCompression = .best, level: Int = 1, blockSize: Int = 1 << 20,
+                threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount)) {
+        self.compression = compression
+        self.level = level
+        self.blockSize = blockSize
+        self.threads = max(1, threads)
+    }
+
+    public struct Result: Sendable {
+        public var archive: String
+        public var manifestFile: String
+        public var manifest: ArchiveManifest
+        public var archiveBytes: UInt64
+        public var writeSeconds: Double
+        public var verifySeconds: Double
+    }
+
+    /// Where the copy of the manifest beside an archive lives: `X.tar.zst` → `X.manifest.json`.
+    public static func manifestFile(forArchive archive: String) -> String {
+        for compression in ArchiveCompression.allCases where archive.hasSuffix(compression.fileExtension) {
+            return String(archive.dropLast(compression.fileExtension.count)) + ".manifest.json"
+        }
+        return archive + ".manifest.json"
+    }
+
+    // MARK: Writing
+
+    /// Archives `directory` to `archive`: checksums first (the manifest leads the archive),
+    /// then the archive under a temporary name, fsync'd, re-read from disk in full with every
+    /// checksum verified, the manifest written beside it, and only then the rename to
+    /// `archive`. A file under the final name is therefore always complete and verified. The
+    /// directory is not touched; removing it is the caller's decision.
+    public func archive(directory: String, to archive: String, runID: String? = nil, control: OldDataControl? = nil,
+                        progress: Progress? = nil) throws -> Result {
+        guard Files.isDirectory(directory), !Files.isSymlink(directory) else { throw ArchiveError.notADirectory(path: directory) }
+        if Files.exists(archive) { throw ArchiveError.alreadyExists(path: archive) }
+        let started = Date()
+        var manifest = try scan(directory)
+        manifest.runID = runID
+        manifest.control = control
+        try checksum(&manifest, directory: directory, progress: progress)
+
+        let temporary = archive + ".partial"
+        try Files.removeTree(temporary)
+        do {
+            try write(manifest, from: directory, to: temporary, progress: progress)
+            let written = Date()
+            let verified = try Self.verify(archive: temporary, expected: manifest, dropCache: true, blockSize: blockSize,
+                                           progress: throttled(progress))
+            let verifySeconds = Date().timeIntervalSince(written)
+            let manifestFile = Self.manifestFile(forArchive: archive)
+            try Files.writeAtomically(try manifest.encoded(), to: manifestFile, mode: 0o600)
+            try Files.rename(temporary, to: archive)
+            var st = stat()
+            let size = stat(archive, &st) == 0 ? UInt64(st.st_size) : 0
+            return Result(archive: archive, manifestFile: manifestFile, manifest: verified, archiveBytes: size,
+                          writeSeconds: written.timeIntervalSince(started), verifySeconds: verifySeconds)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// Every entry of the tree, pre-order, names sorted; symlinks not followed.
+    func scan(_ directory: String) throws -> ArchiveManifest {
+        var entries: [ArchiveManifest.Entry] = []
+        var skipped: [String] = []
+        var total: UInt64 = 0
+        func visit(_ relative: String) throws {
+            let path = relative == "." ? directory : directory + "/" + relative
+            var st = stat()
+            guard lstat(path, &st) == 0 else { throw ArchiveError.io(operation: "read the attributes of", path: path, errno: errno) }
+            var entry = ArchiveManifest.Entry(path: relative, type: .file, mode: UInt32(st.st_mode) & 0o7777,
+                                              uid: st.st_uid, gid: st.st_gid, mtime: Int64(st.st_mtim.tv_sec),
+                                              mtimeNanoseconds: Int(st.st_mtim.tv_nsec), size: nil, sha256: nil, target: nil)
+            switch st.st_mode & S_IFMT {
+            case S_IFREG:
+                entry.size = UInt64(st.st_size)
+                total += UInt64(st.st_size)
+                entries.append(entry)
+            case S_IFLNK:
+                entry.type = .symlink
+                entry.target = try Self.readLink(path)
+                entries.append(entry)
+            case S_IFDIR:
+                entry.type = .directory
+                entries.append(entry)
+                for name in try Self.list(path) { try visit(relative == "." ? name : relative + "/" + name) }
+            default:
+                skipped.append(relative)
+            }
+        }
+        try visit(".")
+        let root = (directory as NSString).lastPathComponent
+        // Whole seconds: the manifest must read back equal to what was written (ISO 8601).
+        let created = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+        return ArchiveManifest(format: ArchiveManifest.formatVersion, created: created, source: directory, root: root,
+                               compression: compression.rawValue, runID: nil, control: nil, totalBytes: total,
+                               entries: entries, skipped: skipped)
+    }
+
+    /// The names in a directory, sorted, without "." and "..".
+    static func list(_ path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw ArchiveError.io(operation: "list", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        errno = 0
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        guard errno == 0 else { throw ArchiveError.io(operation: "list", path: path, errno: errno) }
+        return names.sorted()
+    }
+
+    static func readLink(_ path: String) throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { throw ArchiveError.io(operation: "read the symlink", path: path, errno: errno) }
+        buffer[n] = 0
+        return String(cString: buffer)
+    }
+
+    /// SHA-256 of every regular file, `threads` files at a time.
+    func checksum(_ manifest: inout ArchiveManifest, directory: String, progress: Progress?) throws {
+        let entries = manifest.entries
+        let files = entries.indices.filter { entries[$0].type == .file }
+        let total = manifest.totalBytes
+        let shared = ChecksumWork(count: files.count)
+        let report = throttled(progress)
+        let blockSize = self.blockSize
+        DispatchQueue.concurrentPerform(iterations: min(threads, max(1, files.count))) { _ in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+            defer { buffer.deallocate() }
+            do {
+                let digest = try SHA256Digest()
+                while let next = shared.next() {
+                    let entry = entries[files[next]]
+                    let path = directory + "/" + entry.path
+                    try Self.stream(path, expectedSize: entry.size ?? 0, buffer: buffer) { chunk in
+                        try digest.update(chunk)
+                        if let report { shared.add(UInt64(chunk.count)) { report(.checksum, $0, total) } }
+                    }
+                    shared.set(next, try digest.finish())
+                }
+            } catch {
+                shared.fail(error)
+            }
+        }
+        if let error = shared.error { throw error }
+        for (i, index) in files.enumerated() { manifest.entries[index].sha256 = shared.sums[i] }
+    }
+
+    /// Reads a regular file (never through a symlink) in blocks; its size must not have changed.
+    @discardableResult
+    static func stream(_ path: String, expectedSize: UInt64, buffer: UnsafeMutableRawBufferPointer,
+                       _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw ArchiveError.io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        var done: UInt64 = 0
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ArchiveError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            done += UInt64(n)
+            guard done <= expectedSize else { break }
+            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        guard done == expectedSize else {
+            throw ArchiveError.entryMismatch(archive: path, entry: path, problem: "its size changed while it was archived (\(expectedSize) then \(done) bytes); is a server running on this directory?")
+        }
+        return done
+    }
+
+    private func write(_ manifest: ArchiveManifest, from directory: String, to path: String, progress: Progress?) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ArchiveError.io(operation: "create", path: path, errno: errno) }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: threads)
+        let manifestData = try manifest.encoded()
+        let now = Date().timeIntervalSince1970
+        try writer.writeHeader(ArchiveEntryInfo(name: ArchiveManifest.entryName, type: .file, rawType: UInt32(S_IFREG), mode: 0o600,
+                                                uid: getuid(), gid: getgid(), mtime: Int64(now), mtimeNanoseconds: 0,
+                                                size: UInt64(manifestData.count), symlinkTarget: nil, hardlinkTarget: nil))
+        try manifestData.withUnsafeBytes { try writer.writeData($0) }
+
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        let report = throttled(progress)
+        var done: UInt64 = 0
+        for entry in manifest.entries {
+            try writer.writeHeader(ArchiveEntryInfo(name: manifest.memberName(entry), type: entry.type, rawType: 0, mode: entry.mode,
+                                                    uid: entry.uid, gid: entry.gid, mtime: entry.mtime,
+                                                    mtimeNanoseconds: entry.mtimeNanoseconds, size: entry.size ?? 0,
+                                                    symlinkTarget: entry.target, hardlinkTarget: nil))
+            guard entry.type == .file else { continue }
+            try Self.stream(directory + "/" + entry.path, expectedSize: entry.size ?? 0, buffer: buffer) { chunk in
+                try writer.writeData(chunk)
+                done += UInt64(chunk.count)
+                report?(.write, done, manifest.totalBytes)
+            }
+        }
+        try writer.close()
+        guard fsync(fd) == 0 else { throw ArchiveError.io(operation: "fsync", path: path, errno: errno) }
+    }
+
+    // MARK: Reading
+
+    /// The manifest alone: the archive's first member, read without going further.
+    public static func readManifest(archive: String) throws -> ArchiveManifest {
+        let reader = try ArchiveReader(path: archive)
+        return try firstManifest(reader, archive: archive)
+    }
+
+    private static func firstManifest(_ reader: ArchiveReader, archive: String) throws -> ArchiveManifest {
+        guard let first = try reader.next(), first.name == ArchiveManifest.entryName, first.type == .file else {
+            throw ArchiveError.noManifest(archive: archive)
+        }
+        guard first.size <= 1 << 30 else { throw ArchiveError.badManifest(archive: archive, reason: "\(first.size) bytes is not a manifest") }
+        var data = Data()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try reader.read(into: buffer)
+            if n == 0 { break }
+            data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        return try ArchiveManifest.decode(data, archive: archive)
+    }
+
+    /// Reads the whole archive and checks it against its manifest (and against `expected`, the
+    /// manifest it was written with): every listed entry present once with its type, mode and
+    /// symlink target, every file's size and SHA-256, nothing else.
+    @discardableResult
+    public static func verify(archive: String, expected: ArchiveManifest? = nil, dropCache: Bool = false,
+                              blockSize: Int = 1 << 20, progress: Progress? = nil) throws -> ArchiveManifest {
+        let reader = try ArchiveReader(path: archive, dropCache: dropCache)
+        let manifest = try firstManifest(reader, archive: archive)
+        if let expected, expected != manifest {
+            throw ArchiveError.badManifest(archive: archive, reason: "the manifest inside differs from the one it was written with")
+        }
+        var check = ManifestCheck(manifest: manifest, archive: archive)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+        defer { buffer.deallocate() }
+        let digest = try SHA256Digest()
+        var done: UInt64 = 0
+        while let info = try reader.next() {
+            let entry = try check.expect(info)
+            guard entry.type == .file else { continue }
+            var size: UInt64 = 0
+            while true {
+                let n = try reader.read(into: buffer)
+                if n == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                try digest.update(chunk)
+                size += UInt64(n)
+                done += UInt64(n)
+                progress?(.verify, done, manifest.totalBytes)
+            }
+            try check.finishFile(entry, size: size, sha256: try digest.finish())
+        }
+        try check.finish()
+        return manifest
+    }
+
+    // MARK: Extracting
+
+    /// Restores an archive into `target` (which must not exist, or be an empty directory):
+    /// files, directories, symlinks, modes, mtimes (owners too when run as root), each file's
+    /// checksum verified on the way. Everything lands in a temporary sibling first and is renamed
+    /// to `target` only when complete and verified; an entry with an absolute path or a `..`
+    /// refuses the whole archive.
+    @discardableResult
+    public func extract(archive: String, to target: String, progress: Progress? = nil) throws -> ArchiveManifest {
+        var target = target
+        while target.count > 1 && target.hasSuffix("/") { target.removeLast() }
+        let targetExisted = Files.exists(target)
+        if targetExisted {
+            guard Files.isDirectory(target), !Files.isSymlink(target) else { throw ArchiveError.targetNotEmpty(path: target) }
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: target)) ?? ["?"]
+            guard contents.isEmpty else { throw ArchiveError.targetNotEmpty(path: target) }
+        }
+        let temporary = target + ".pg-rejoin-extract"
+        try Files.removeTree(temporary)
+        let reader = try ArchiveReader(path: archive)
+        let manifest = try Self.firstManifest(reader, archive: archive)
+        var check = ManifestCheck(manifest: manifest, archive: archive)
+        let report = throttled(progress)
+        do {
+            let disk = try DiskWriter(target: temporary)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+            defer { buffer.deallocate() }
+            let digest = try SHA256Digest()
+            var done: UInt64 = 0
+            while let info = try reader.next() {
+                let entry = try check.expect(info)
+                try reader.writeCurrent(to: disk, as: entry.path == "." ? temporary : temporary + "/" + entry.path)
+                if entry.type == .file {
+                    var size: UInt64 = 0
+                    while true {
+                        let n = try reader.read(into: buffer)
+                        if n == 0 { break }
+                        let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                        try digest.update(chunk)
+                        try disk.writeData(chunk)
+                        size += UInt64(n)
+                        done += UInt64(n)
+                        report?(.extract, done, manifest.totalBytes)
+                    }
+                    try check.finishFile(entry, size: size, sha256: try digest.finish())
+                }
+                try disk.finishEntry()
+            }
+            try check.finish()
+            try disk.close()
+            try Files.fsync(path: temporary)
+            if targetExisted { guard rmdir(target) == 0 else { throw ArchiveError.targetNotEmpty(path: target) } }
+            try Files.rename(temporary, to: target)
+        } catch {
+            try? Files.removeTree(temporary)
+            throw error
+        }
+        return manifest
+    }
+
+    private func throttled(_ progress: Progress?) -> Progress? {
+        guard let progress else { return nil }
+        let interval = progressInterval
+        // The first report comes one interval into the phase: a short phase reports nothing.
+        let last = LockedBox(Date())
+        return { phase, done, total in
+            let now = Date()
+            let due = last.update { previous in
+                guard now.timeIntervalSince(previous) >= interval else { return (previous, false) }
+                return (now, true)
+            }
+            if due { progress(phase, done, total) }
+        }
+    }
+}
+
+/// Matches archive members to manifest entries, once each.
+private struct ManifestCheck {
+    let manifest: ArchiveManifest
+    let archive: String
+    var byPath: [String: ArchiveManifest.Entry]
+    var seen: Set<String> = []
+
+    init(manifest: ArchiveManifest, archive: String) {
+        self.manifest = manifest
+        self.archive = archive
+        byPath = Dictionary(manifest.entries.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    mutating func expect(_ info: ArchiveEntryInfo) throws -> ArchiveManifest.Entry {
+        guard ArchivePath.isSafe(info.name) else { throw ArchiveError.unsafeEntry(archive: archive, entry: info.name) }
+        guard let relative = ArchivePath.relative(info.name, root: manifest.root), let entry = byPath[relative],
+              !seen.contains(relative), info.hardlinkTarget == nil else {
+            throw ArchiveError.unexpectedEntry(archive: archive, entry: info.name)
+        }
+        seen.insert(relative)
+        guard info.type == entry.type else {
+            throw ArchiveError.entryMismatch(archive: archive, entry: relative, problem: "a \(info.type?.rawValue ?? "special file"), the manifest says \(entry.type.rawValue)")
+        }
+        guard info.mode == entry.mode else {
+            throw ArchiveError.entryMismatch(archive: archive, entry: relative, problem: "mode \(String(info.mode, radix: 8)), the manifest says \(String(entry.mode, radix: 8))")
+        }
+        if entry.type == .symlink && info.symlinkTarget != entry.target {
+            throw ArchiveError.entryMismatch(archive: archive, entry: relative, problem: "points to \(info.symlinkTarget ?? "nothing"), the manifest says \(entry.target ?? "nothing")")
+        }
+        return entry
+    }
+
+    func finishFile(_ entry: ArchiveManifest.Entry, size: UInt64, sha256: String) throws {
+        guard size == entry.size else {
+            throw ArchiveError.entryMismatch(archive: archive, entry: entry.path, problem: "\(size) bytes, the manifest says \(entry.size ?? 0)")
+        }
+        guard sha256 == entry.sha256 else {
+            throw ArchiveError.checksumMismatch(archive: archive, entry: entry.path, expected: entry.sha256 ?? "none", actual: sha256)
+        }
+    }
+
+    func finish() throws {
+        let missing = manifest.entries.map(\.path).filter { !seen.contains($0) }
+        guard missing.isEmpty else { throw ArchiveError.missingEntries(archive: archive, entries: missing) }
+    }
+}
+
+/// The shared state of the checksum workers.
+private final class ChecksumWork: @unchecked Sendable {
+    private let lock = NSLock()
+    private var nextIndex = 0
+    private let count: Int
+    private(set) var sums: [String?]
+    private(set) var error: Error?
+    private var bytes: UInt64 = 0
+
+    init(count: Int) {
+        self.count = count
+        sums = Array(repeating: nil, count: count)
+    }
+
+    func next() -> Int? {
+        lock.withLock {
+            guard error == nil, nextIndex < count else { return nil }
+            defer { nextIndex += 1 }
+            return nextIndex
+        }
+    }
+
+    func set(_ index: Int, _ sum: String) { lock.withLock { sums[index] = sum } }
+    func fail(_ e: Error) { lock.withLock { if error == nil { error = e } } }
+    func add(_ n: UInt64, _ report: (UInt64) -> Void) {
+        let total = lock.withLock { () -> UInt64 in bytes += n; return bytes }
+        report(total)
+    }
+}
+
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func update<R>(_ body: (Value) -> (Value, R)) -> R {
+        lock.withLock {
+            let (next, result) = body(value)
+            value = next
+            return result
+        }
+    }
+}

@@ -1,0 +1,284 @@
+import CLibArchive
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The only place that talks to libarchive. One small type owns each C handle (a tar writer, a
+// tar reader, a disk writer, an entry); every call goes through `check`, which turns libarchive's
+// return codes into `ArchiveError` with archive_error_string. Nothing here is public.
+
+/// The compression of an old-data archive: zstd when this libarchive can write it, else gzip.
+public enum ArchiveCompression: String, Codable, Sendable, CaseIterable {
+    case zstd, gzip
+
+    public var fileExtension: String {
+        switch self {
+        case .zstd: return ".tar.zst"
+        case .gzip: return ".tar.gz"
+        }
+    }
+
+    /// zstd when `archive_write_add_filter_zstd` returns ARCHIVE_OK on this system.
+    public static let best: ArchiveCompression = {
+        guard let handle = archive_write_new() else { return .gzip }
+        defer { archive_write_free(handle) }
+        return archive_write_add_filter_zstd(handle) == ARCHIVE_OK ? .zstd : .gzip
+    }()
+}
+
+/// What an archive entry header says, in Swift terms.
+struct ArchiveEntryInfo {
+    var name: String
+    var type: ArchiveManifest.EntryType?
+    /// The raw file type bits, for messages about entries of other types.
+    var rawType: UInt32
+    var mode: UInt32
+    var uid: UInt32
+    var gid: UInt32
+    var mtime: Int64
+    var mtimeNanoseconds: Int
+    var size: UInt64
+    var symlinkTarget: String? = nil
+    var hardlinkTarget: String? = nil
+}
+
+/// One `struct archive_entry`, built from an `ArchiveEntryInfo` for writing.
+final class ArchiveEntryHandle {
+    let pointer: OpaquePointer
+
+    init(_ info: ArchiveEntryInfo) throws {
+        guard let pointer = archive_entry_new() else { throw ArchiveError.io(operation: "allocate an archive entry for", path: info.name, errno: ENOMEM) }
+        self.pointer = pointer
+        archive_entry_copy_pathname(pointer, info.name)
+        switch info.type {
+        case .file?: archive_entry_set_filetype(pointer, UInt32(S_IFREG))
+        case .directory?: archive_entry_set_filetype(pointer, UInt32(S_IFDIR))
+        case .symlink?: archive_entry_set_filetype(pointer, UInt32(S_IFLNK))
+        case nil: archive_entry_set_filetype(pointer, info.rawType)
+        }
+        archive_entry_set_perm(pointer, mode_t(info.mode & 0o7777))
+        archive_entry_set_uid(pointer, Int64(info.uid))
+        archive_entry_set_gid(pointer, Int64(info.gid))
+        archive_entry_set_mtime(pointer, time_t(info.mtime), Int(info.mtimeNanoseconds))
+        archive_entry_set_size(pointer, info.type == .file ? Int64(info.size) : 0)
+        if let target = info.symlinkTarget { archive_entry_copy_symlink(pointer, target) }
+    }
+
+    deinit { archive_entry_free(pointer) }
+}
+
+/// Reads the fields of an entry libarchive owns (valid until the next header is read).
+private func entryInfo(_ entry: OpaquePointer) -> ArchiveEntryInfo {
+    let raw = UInt32(archive_entry_filetype(entry))
+    let type: ArchiveManifest.EntryType?
+    switch raw {
+    case UInt32(S_IFREG): type = .file
+    case UInt32(S_IFDIR): type = .directory
+    case UInt32(S_IFLNK): type = .symlink
+    default: type = nil
+    }
+    return ArchiveEntryInfo(
+        name: archive_entry_pathname(entry).map { String(cString: $0) } ?? "",
+        type: type, rawType: raw,
+        mode: UInt32(archive_entry_perm(entry)) & 0o7777,
+        uid: UInt32(truncatingIfNeeded: archive_entry_uid(entry)),
+        gid: UInt32(truncatingIfNeeded: archive_entry_gid(entry)),
+        mtime: Int64(archive_entry_mtime(entry)),
+        mtimeNanoseconds: Int(archive_entry_mtime_nsec(entry)),
+        size: UInt64(max(0, archive_entry_size(entry))),
+        symlinkTarget: archive_entry_symlink(entry).map { String(cString: $0) },
+        hardlinkTarget: archive_entry_hardlink(entry).map { String(cString: $0) })
+}
+
+/// A compressed pax tar written to a file descriptor the caller owns (so it can fsync it).
+final class ArchiveWriter {
+    private let handle: OpaquePointer
+    let path: String
+    private var closed = false
+
+    /// - Parameters:
+    ///   - level: the compressor's level (zstd 1 and gzip 1: the old data is written once and
+    ///     rarely read, so speed matters more than the last few percent of size).
+    ///   - threads: zstd worker threads (ignored by gzip, and when libarchive lacks the option).
+    init(fd: Int32, path: String, compression: ArchiveCompression, level: Int = 1, threads: Int = 1) throws {
+        guard let handle = archive_write_new() else { throw ArchiveError.io(operation: "start writing", path: path, errno: ENOMEM) }
+        self.handle = handle
+        self.path = path
+        // pax keeps long names, large files, nanosecond mtimes and large ids exactly; binary
+        // header charset keeps names as the bytes they are on disk, whatever the locale.
+        try check(archive_write_set_format_pax(handle), "set the tar format of")
+        try check(archive_write_set_format_option(handle, "pax", "hdrcharset", "BINARY"), "set the header charset of")
+        switch compression {
+        case .zstd:
+            try check(archive_write_add_filter_zstd(handle), "add zstd compression to")
+            try check(archive_write_set_filter_option(handle, "zstd", "compression-level", String(level)), "set the zstd level of")
+            if threads > 1 {
+                // Older libarchive versions lack the option: one thread then, not an error.
+                _ = archive_write_set_filter_option(handle, "zstd", "threads", String(threads))
+            }
+        case .gzip:
+            try check(archive_write_add_filter_gzip(handle), "add gzip compression to")
+            try check(archive_write_set_filter_option(handle, "gzip", "compression-level", String(level)), "set the gzip level of")
+        }
+        try check(archive_write_set_bytes_per_block(handle, 64 * 1024), "set the block size of")
+        try check(archive_write_set_bytes_in_last_block(handle, 1), "set the last block size of")
+        try check(archive_write_open_fd(handle, fd), "open")
+    }
+
+    deinit {
+        // archive_write_free closes first when close was not called (an error path): the file
+        // is incomplete then, and the caller removes it.
+        archive_write_free(handle)
+    }
+
+    private func check(_ rc: Int32, _ operation: String) throws {
+        // A warning here means something was written differently from what was asked (a name
+        // or an id that did not fit): for an archive that must round-trip exactly, a failure.
+        guard rc == ARCHIVE_OK else {
+            throw ArchiveError.library(operation: operation, path: path, message: archive_error_string(handle).map { String(cString: $0) } ?? "code \(rc)")
+        }
+    }
+
+    func writeHeader(_ info: ArchiveEntryInfo) throws {
+        let entry = try ArchiveEntryHandle(info)
+        try check(archive_write_header(handle, entry.pointer), "write the header of \(info.name) into")
+    }
+
+    func writeData(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let written = archive_write_data(handle, base, bytes.count)
+        guard written == bytes.count else {
+            throw ArchiveError.library(operation: "write data into", path: path,
+                                       message: archive_error_string(handle).map { String(cString: $0) } ?? "short write (\(written) of \(bytes.count))")
+        }
+    }
+
+    /// Flushes the compressor and the last block. The caller fsyncs and closes the fd.
+    func close() throws {
+        guard !closed else { return }
+        closed = true
+        try check(archive_write_close(handle), "finish")
+    }
+}
+
+/// A tar reader (any compression libarchive knows) over a file this type opens and closes.
+final class ArchiveReader {
+    private let handle: OpaquePointer
+    private let fd: Int32
+    let path: String
+    private var current: OpaquePointer?
+
+    /// - Parameter dropCache: drop the file's cached pages first, so what is read comes from
+    ///   the disk and not from the page cache that the writer just filled.
+    init(path: String, dropCache: Bool = false) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ArchiveError.io(operation: "open", path: path, errno: errno) }
+        if dropCache { _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        guard let handle = archive_read_new() else {
+            Glibc.close(fd)
+            throw ArchiveError.io(operation: "start reading", path: path, errno: ENOMEM)
+        }
+        self.handle = handle
+        self.fd = fd
+        do {
+            try check(archive_read_support_filter_all(handle), "enable decompression for")
+            try check(archive_read_support_format_tar(handle), "enable the tar format for")
+            try check(archive_read_open_fd(handle, fd, 1 << 20), "open")
+        } catch {
+            archive_read_free(handle)
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        archive_read_free(handle)
+        Glibc.close(fd)
+    }
+
+    private func check(_ rc: Int32, _ operation: String) throws {
+        guard rc == ARCHIVE_OK else {
+            throw ArchiveError.library(operation: operation, path: path, message: archive_error_string(handle).map { String(cString: $0) } ?? "code \(rc)")
+        }
+    }
+
+    /// The next entry's header, or nil at the end of the archive.
+    func next() throws -> ArchiveEntryInfo? {
+        var entry: OpaquePointer?
+        let rc = archive_read_next_header(handle, &entry)
+        if rc == ARCHIVE_EOF { current = nil; return nil }
+        try check(rc, "read the next header of")
+        guard let entry else { throw ArchiveError.library(operation: "read the next header of", path: path, message: "no entry") }
+        current = entry
+        return entryInfo(entry)
+    }
+
+    /// Reads the current entry's data into `buffer`; 0 at the entry's end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = archive_read_data(handle, buffer.baseAddress, buffer.count)
+        guard n >= 0 else {
+            throw ArchiveError.library(operation: "read data from", path: path, message: archive_error_string(handle).map { String(cString: $0) } ?? "code \(n)")
+        }
+        return n
+    }
+
+    /// Gives the current entry to a disk writer under another name.
+    func writeCurrent(to disk: DiskWriter, as path: String) throws {
+        guard let current else { throw ArchiveError.library(operation: "extract", path: self.path, message: "no current entry") }
+        archive_entry_copy_pathname(current, path)
+        try disk.writeHeader(current, name: path)
+    }
+}
+
+/// Files, directories and symlinks created on disk from archive entries (archive_write_disk):
+/// modes and mtimes restored, owners too when running as root; never through a symlink.
+final class DiskWriter {
+    private let handle: OpaquePointer
+    let target: String
+    private var closed = false
+
+    init(target: String) throws {
+        self.target = target
+        guard let handle = archive_write_disk_new() else { throw ArchiveError.io(operation: "start extracting into", path: target, errno: ENOMEM) }
+        self.handle = handle
+        var flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT
+            | ARCHIVE_EXTRACT_NO_OVERWRITE
+        if geteuid() == 0 { flags |= ARCHIVE_EXTRACT_OWNER }
+        try check(archive_write_disk_set_options(handle, flags), "set extraction options for")
+    }
+
+    deinit { archive_write_free(handle) }
+
+    private func check(_ rc: Int32, _ operation: String) throws {
+        guard rc == ARCHIVE_OK else {
+            throw ArchiveError.library(operation: operation, path: target, message: archive_error_string(handle).map { String(cString: $0) } ?? "code \(rc)")
+        }
+    }
+
+    fileprivate func writeHeader(_ entry: OpaquePointer, name: String) throws {
+        try check(archive_write_header(handle, entry), "create \(name) in")
+    }
+
+    func writeData(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let written = archive_write_data(handle, base, bytes.count)
+        guard written == bytes.count else {
+            throw ArchiveError.library(operation: "write data into", path: target,
+                                       message: archive_error_string(handle).map { String(cString: $0) } ?? "short write")
+        }
+    }
+
+    func finishEntry() throws {
+        try check(archive_write_finish_entry(handle), "finish an entry in")
+    }
+
+    /// Applies the deferred directory modes and mtimes.
+    func close() throws {
+        guard !closed else { return }
+        closed = true
+        try check(archive_write_close(handle), "finish extracting into")
+    }
+}
