@@ -12,7 +12,7 @@ struct PgRejoinCommand: AsyncParsableCommand {
             README.md.
             """,
         version: "0.1.0",
-        subcommands: [RejoinCommand.self, StatusCommand.self, AbortCommand.self],
+        subcommands: [RejoinCommand.self, StatusCommand.self, AbortCommand.self, OldCommand.self],
         defaultSubcommand: RejoinCommand.self
     )
 }

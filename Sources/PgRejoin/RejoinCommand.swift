@@ -41,6 +41,12 @@ struct RejoinCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Keep this node's postgresql.conf, pg_hba.conf, pg_ident.conf and local auto.conf settings.")
     var keepConfig = true
 
+    @Option(help: ArgumentHelp("After a verified rejoin: keep the old data directory, archive it (compressed tar with checksums, then remove it), or discard it.", valueName: "keep|archive|discard"))
+    var oldData: String = "keep"
+
+    @Option(help: ArgumentHelp("Old copies (directories and archives, this run's included) to keep beside PGDATA; older ones are pruned after a verified rejoin.", valueName: "n"))
+    var keepOld: Int = 2
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -56,6 +62,10 @@ struct RejoinCommand: AsyncParsableCommand {
             throw ValidationError("--max-rate '\(maxRate)' is not a rate; use kB/s as a number, or a number with k or M (for example 50M)")
         }
         if let nodeName, let problem = NodeName.problem(nodeName) { throw ValidationError(problem) }
+        guard OldDataMode(rawValue: oldData) != nil else {
+            throw ValidationError("--old-data '\(oldData)' is not known; use one of: \(OldDataMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard keepOld >= 0 else { throw ValidationError("--keep-old must be 0 or more, not \(keepOld)") }
         guard ByteCount.parse(diskReserve) != nil else {
             throw ValidationError("--disk-reserve '\(diskReserve)' is not a size; give a number with a unit, for example 512MB or 2GB")
         }
@@ -75,6 +85,8 @@ struct RejoinCommand: AsyncParsableCommand {
                 demote: demote, dryRun: dryRun, keepConfig: keepConfig,
                 nodeName: nodeName ?? HostName.short(), diskReserveBytes: ByteCount.parse(diskReserve) ?? 128 << 20)
             options.maxRate = maxRate
+            options.oldData = OldDataMode(rawValue: oldData) ?? .keep
+            options.keepOld = keepOld
             let rejoin = Rejoin(options: options, logger: logger, delegate: out)
             let outcome = try await cancellableBySignals { try await rejoin.run() }
             out.finish(outcome)

@@ -105,13 +105,15 @@ public struct Rejoin {
         }
         let plan = context.plan
         try context.record(JournalRecord(kind: .finished, run: plan.runID, message: "verified streaming standby of \(plan.upstream.address)"))
+        // Verified and journaled: only now may old data be archived, discarded or pruned (never fails the run).
+        let oldData = await OldDataRetention(mode: options.oldData, keep: options.keepOld).apply(context)
         withExtendedLifetime(lock) {}
         let summary = RunSummary(
             outcome: "rejoined", method: plan.method, upstream: plan.upstream.address.description,
             bytesCopied: context.state.facts["clone.bytes"].flatMap(UInt64.init) ?? 0,
             totalSeconds: Date().timeIntervalSince(started),
             stepSeconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) }),
-            oldDataDirectory: plan.isRewind ? nil : context.oldDataLocation(),
+            oldDataDirectory: oldData,
             divergenceReport: context.state.facts["divergence.report"], serverLog: plan.serverLog)
         delegate.handle(.summary(summary))
         return .rejoined(summary)

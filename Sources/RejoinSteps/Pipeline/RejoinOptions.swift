@@ -19,6 +19,10 @@ public struct RejoinOptions: Sendable {
     public var diskReserveBytes: UInt64
     /// pg_basebackup's --max-rate (e.g. "50M"), so a rejoin does not saturate the upstream's link.
     public var maxRate: String? = nil
+    /// After a verified rejoin: keep, archive or discard this run's old data directory.
+    public var oldData: OldDataMode = .keep
+    /// How many old copies (directories and archives, this run's included) to keep beside PGDATA.
+    public var keepOld: Int = 2
 
     public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
                 database: String = "postgres", bindir: String? = nil, method: String = "basebackup",
