@@ -2,7 +2,11 @@
 #   make demo   a real two-node failover and rejoin in a temporary sandbox
 #   make test   unit tests and integration tests against real PostgreSQL 15 servers
 PREFIX ?= /usr/local
-APT_PACKAGES := postgresql-15 libpq-dev libarchive-dev libssl-dev util-linux python3 pkg-config
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+APT_PACKAGES := postgresql-15 libpq-dev libarchive-dev libssl-dev util-linux python3 pkg-config keepalived iproute2
 SWIFT ?= swift
 
 .PHONY: deps build demo test install clean-sandboxes
@@ -29,7 +33,28 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+# The binary, its man page (swift-argument-parser's generate-manual plugin, offline) and shell
+# completions generated from the same argument definitions, so none can drift from the code.
 install: deps
 	$(SWIFT) build -c release
-	install -d $(DESTDIR)$(PREFIX)/bin
+	$(SWIFT) package plugin generate-manual --configuration release
+	rm -rf .build/completions && mkdir -p .build/completions
+	.build/release/pg-rejoin --generate-completion-script bash > .build/completions/pg-rejoin
+	.build/release/pg-rejoin --generate-completion-script zsh > .build/completions/_pg-rejoin
+	.build/release/pg-rejoin --generate-completion-script fish > .build/completions/pg-rejoin.fish
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 .build/release/pg-rejoin $(DESTDIR)$(PREFIX)/bin/pg-rejoin
+	install -m 0644 .build/plugins/GenerateManual/outputs/PgRejoin/pg-rejoin.1 $(DESTDIR)$(MANDIR)/man1/pg-rejoin.1
+	install -m 0644 .build/completions/pg-rejoin $(DESTDIR)$(BASHCOMPDIR)/pg-rejoin
+	install -m 0644 .build/completions/_pg-rejoin $(DESTDIR)$(ZSHCOMPDIR)/_pg-rejoin
+	install -m 0644 .build/completions/pg-rejoin.fish $(DESTDIR)$(FISHCOMPDIR)/pg-rejoin.fish
+
+# make bench: pg-rejoin against the raw tools and repmgr, on real clusters of about 100 MB and
+# 1 GB after a real failover; prints one table per scenario (bench/run.sh; BENCH_RUNS,
+# BENCH_SIZES in MB, BENCH_SCENARIOS override; results and reading in BENCHMARKS.md).
+BENCH_APT_PACKAGES := time zstd postgresql-15-repmgr
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(BENCH_APT_PACKAGES)"
+	$(SWIFT) build -c release
+	bench/run.sh
