@@ -137,15 +137,28 @@ struct ProcessInfoSnapshot {
         }
     }
 
-    static func of(_ pid: Int32) -> ProcessInfoSnapshot? {
-        guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    /// The credentials of every live thread, merged (credentials are per thread on Linux).
+    /// `workersOnly` leaves out the first thread. In a Swift async program it never runs our
+    /// code: dispatch_main() parks it for good inside pthread_exit before `main` starts, where
+    /// glibc's setuid broadcast skips it as "exiting", so it keeps the credentials the process
+    /// started with (and /proc/PID/status, which shows that thread, says root).
+    static func of(_ pid: Int32, workersOnly: Bool = false) -> ProcessInfoSnapshot? {
+        guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
         let argv = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        func field(_ key: String) -> [String] {
-            status.split(separator: "\n").first { $0.hasPrefix(key + ":") }
-                .map { $0.dropFirst(key.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) } ?? []
+        var snapshot = ProcessInfoSnapshot(pid: pid, argv: argv, uids: [], gids: [], groups: [])
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        for task in tasks where !(workersOnly && task == String(pid)) {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+            func field(_ key: String) -> [String] {
+                status.split(separator: "\n").first { $0.hasPrefix(key + ":") }
+                    .map { $0.dropFirst(key.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) } ?? []
+            }
+            guard field("State").first != "Z" else { continue }
+            snapshot.uids += field("Uid")
+            snapshot.gids += field("Gid")
+            snapshot.groups += field("Groups")
         }
-        return ProcessInfoSnapshot(pid: pid, argv: argv, uids: field("Uid"), gids: field("Gid"), groups: field("Groups"))
+        return snapshot.uids.isEmpty ? nil : snapshot
     }
 }
 
