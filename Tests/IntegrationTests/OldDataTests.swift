@@ -111,12 +111,19 @@ final class OldDataTests: XCTestCase {
         XCTAssertEqual(try listJSON(f.pg1).count, 1)
 
         // Rejoin 3 with --old-data discard: its own old directory goes; with --keep-old 1 the
-        // second run's copy is the one kept.
+        // second run's copy is the one kept. Quietly, into a log file, as cron would run it.
         try f.pg1.stop()
+        let log = sandbox.root + "/pg-rejoin.log"
         let third = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address,
-                                                               extra: ["--old-data", "discard", "--keep-old", "1"]))
+                                                               extra: ["--old-data", "discard", "--keep-old", "1", "--quiet", "--log-file", log]))
         XCTAssertEqual(third.status, 0, third.output)
-        XCTAssertTrue(third.stdout.contains("(--old-data discard)"), third.stdout)
+        XCTAssertEqual(third.stdout, "rejoined: streaming standby of \(f.pg2.address)\n")
+        XCTAssertEqual(third.stderr, "")
+        let logged = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(logged.contains("(--old-data discard)"), logged)
+        XCTAssertTrue(logged.contains("notice: step clone done in"), logged)
+        XCTAssertTrue(logged.contains("notice: rejoined: streaming standby of \(f.pg2.address)"), logged)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: log)[.posixPermissions] as? Int, 0o600)
         XCTAssertEqual(oldCopies(f.pg1).sorted(), ["data.old-before-upgrade", secondCopy].sorted())
         XCTAssertEqual(try f.pg2.sql("SELECT application_name, state FROM pg_stat_replication"), "pg1|streaming")
         XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders"), String(Failover.rowsBefore + Failover.rowsAfter))

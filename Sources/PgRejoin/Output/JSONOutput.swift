@@ -5,6 +5,7 @@ import RejoinSteps
 final class JSONOutput: Output, @unchecked Sendable {
     private let lock = NSLock()
     private var lastProgress = Date.distantPast
+    private var meter = ProgressMeter()
 
     private func emit(_ object: [String: Any]) {
         var object = object
@@ -34,9 +35,13 @@ final class JSONOutput: Output, @unchecked Sendable {
                 emit(["event": "step_failed", "step": step.rawValue, "seconds": seconds, "error": error])
             case let .progress(step, done, total):
                 let now = Date()
+                let figures = meter.add(step, done: done, total: total, at: now)
                 guard now.timeIntervalSince(lastProgress) >= 2 else { return }
                 lastProgress = now
-                emit(["event": "progress", "step": step.rawValue, "bytes_done": done, "bytes_total": total])
+                var object: [String: Any] = ["event": "progress", "step": step.rawValue, "bytes_done": done, "bytes_total": total]
+                if let rate = figures.bytesPerSecond { object["bytes_per_second"] = Int(rate) }
+                if let left = figures.secondsLeft { object["eta_seconds"] = Int(left.rounded(.up)) }
+                emit(object)
             case let .summary(summary):
                 var object: [String: Any] = ["event": "summary", "outcome": summary.outcome, "method": summary.method,
                                              "upstream": summary.upstream, "bytes_copied": summary.bytesCopied,

@@ -9,9 +9,25 @@ final class TextOutput: Output, @unchecked Sendable {
     private var stepNumber: [StepKind: Int] = [:]
     private var stepCount = 0
     private var shownDecisions: Set<String> = []
+    private var meter = ProgressMeter()
+    private var stepOrder: [StepKind] = []
+    /// --quiet: errors, warnings (on stderr) and the final line only.
+    private let quiet: Bool
+
+    init(quiet: Bool = false) {
+        self.quiet = quiet
+    }
 
     func handle(_ event: RunEvent) {
-        lock.withLock { render(event) }
+        lock.withLock { quiet ? renderQuiet(event) : render(event) }
+    }
+
+    private func renderQuiet(_ event: RunEvent) {
+        switch event {
+        case let .warning(message): StandardStreams.err("pg-rejoin: warning: \(message)\n")
+        case let .summary(summary): say("rejoined: streaming standby of \(summary.upstream)")
+        default: break
+        }
     }
 
     private func say(_ line: String) {
@@ -30,6 +46,7 @@ final class TextOutput: Output, @unchecked Sendable {
             say("warning: \(message)")
         case let .planned(plan, resumingAt):
             stepCount = plan.steps.count
+            stepOrder = plan.steps
             for (i, step) in plan.steps.enumerated() { stepNumber[step] = i + 1 }
             if let resumingAt {
                 say("resuming run \(plan.runID) at step \(resumingAt.rawValue): \(plan.pgdata) from \(plan.upstream.address)")
@@ -48,25 +65,35 @@ final class TextOutput: Output, @unchecked Sendable {
             say("[\(position(step))] \(step.rawValue) skipped (\(reason))")
         case let .stepFailed(step, seconds, _):
             say("[\(position(step))] \(step.rawValue) FAILED after \(Self.duration(seconds))")
-        case let .progress(_, done, total):
+        case let .progress(step, done, total):
             let now = Date()
-            // A terminal gets a live line; logs get a plain line every few seconds.
+            let figures = meter.add(step, done: done, total: total, at: now)
+            // A terminal gets a live bar; logs get a plain line at most every 5 s.
             let interval: TimeInterval = isTerminal ? 0.2 : 5
             guard now.timeIntervalSince(lastProgress) >= interval else { return }
             lastProgress = now
-            let percent = total > 0 ? " (\(min(100, done * 100 / total))%)" : ""
-            let text = "    copied \(ByteCount.format(done))" + (total > 0 ? " of \(ByteCount.format(total))" : "") + percent
             if isTerminal {
-                StandardStreams.out("\r\(text)\u{1B}[K")
+                StandardStreams.out("\r    \(figures.bar())\u{1B}[K")
                 progressOnLine = true
             } else {
-                say(text)
+                say("    \(step.rawValue): \(figures.line)")
             }
         case let .summary(summary):
             say("")
             say("rejoined: streaming standby of \(summary.upstream)")
             say("  method          \(summary.method)")
             say("  bytes copied    \(ByteCount.format(summary.bytesCopied))")
+            let timed = stepOrder.filter { summary.stepSeconds[$0.rawValue] != nil }.map(\.rawValue)
+                + summary.stepSeconds.keys.filter { key in !stepOrder.contains { $0.rawValue == key } }.sorted()
+            if !timed.isEmpty {
+                say("  time per step")
+                let width = timed.map(\.count).max() ?? 0
+                for step in timed {
+                    let seconds = Self.duration(summary.stepSeconds[step] ?? 0)
+                    say("    " + step.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                        + String(repeating: " ", count: max(0, 8 - seconds.count)) + seconds)
+                }
+            }
             say("  total time      \(Self.duration(summary.totalSeconds))")
             if let old = summary.oldDataDirectory { say("  old data kept   \(old)") }
             if let report = summary.divergenceReport { say("  divergence      \(report)") }
@@ -83,6 +110,8 @@ final class TextOutput: Output, @unchecked Sendable {
             switch outcome {
             case let .alreadyStandby(address):
                 say("already a standby of \(address); nothing to do")
+            case .dryRun where quiet:
+                say("dry run: nothing was changed")
             case let .dryRun(plan, resumingAt):
                 say("dry run: nothing was changed. A run would do:")
                 let start = resumingAt.flatMap { plan.steps.firstIndex(of: $0) } ?? 1
