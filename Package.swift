@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries: a module map and a shim header each, nothing else.
@@ -47,12 +48,19 @@ let package = Package(
                 "RejoinSteps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
             name: "RejoinStepsTests",
             dependencies: ["RejoinSteps"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // The CLI's own logic (config file, merging, notify arguments), tested in-process.
+        .testTarget(
+            name: "PgRejoinTests",
+            dependencies: ["PgRejoin"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

@@ -12,7 +12,8 @@ struct PgRejoinCommand: AsyncParsableCommand {
             README.md.
             """,
         version: "0.1.0",
-        subcommands: [RejoinCommand.self, StatusCommand.self, AbortCommand.self, OldCommand.self],
+        subcommands: [RejoinCommand.self, StatusCommand.self, AbortCommand.self, OldCommand.self,
+                      HealCommand.self, KeepalivedNotifyCommand.self, ConfigCommand.self],
         defaultSubcommand: RejoinCommand.self
     )
 }

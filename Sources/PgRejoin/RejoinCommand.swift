@@ -9,22 +9,24 @@ struct RejoinCommand: AsyncParsableCommand {
         abstract: "Rejoin this node as a streaming standby of --from (the default command)."
     )
 
-    @Option(name: .customLong("from"), help: ArgumentHelp("The new primary: HOST, HOST:PORT or [IPV6]:PORT.", valueName: "host[:port]"))
-    var from: String
+    @Option(name: .customLong("from"), help: ArgumentHelp("The new primary: HOST, HOST:PORT or [IPV6]:PORT, or auto to ask --peers (the default when peers are configured).", valueName: "host[:port]|auto"))
+    var from: String?
 
     @OptionGroup var target: TargetOptions
 
-    @Option(help: ArgumentHelp("auto (pg_rewind when every rewind check passes, else a full copy), rewind, or basebackup.", valueName: "method"))
-    var method: String = "auto"
+    @OptionGroup var ha: HAOptions
 
-    @Option(help: ArgumentHelp("Seconds to wait for the standby to stream and catch up.", valueName: "seconds"))
-    var verifyTimeout: Int = 120
+    @Option(help: ArgumentHelp("auto (pg_rewind when every rewind check passes, else a full copy; the default), rewind, or basebackup.", valueName: "method"))
+    var method: String?
 
-    @Option(help: ArgumentHelp("Seconds libpq waits for a connection to the upstream.", valueName: "seconds"))
-    var connectTimeout: Int = 10
+    @Option(help: ArgumentHelp("Seconds to wait for the standby to stream and catch up (default: 120).", valueName: "seconds"))
+    var verifyTimeout: Int?
 
-    @Option(help: ArgumentHelp("Space to leave free beyond the copy and 10% of it: 512MB, 2GB ...", valueName: "size"))
-    var diskReserve: String = "128MB"
+    @Option(help: ArgumentHelp("Seconds libpq waits for a connection to the upstream (default: 10).", valueName: "seconds"))
+    var connectTimeout: Int?
+
+    @Option(help: ArgumentHelp("Space to leave free beyond the copy and 10% of it: 512MB, 2GB ... (default: 128MB).", valueName: "size"))
+    var diskReserve: String?
 
     @Option(help: ArgumentHelp("This node's application_name on the upstream (default: the short host name).", valueName: "name"))
     var nodeName: String?
@@ -32,41 +34,43 @@ struct RejoinCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Limit the copy's transfer rate (pg_basebackup --max-rate: kB/s, or with k or M).", valueName: "rate"))
     var maxRate: String?
 
-    @Flag(help: "Stop a local server that runs as a primary (it loses whatever it accepted after the failover).")
-    var demote = false
+    @Flag(inversion: .prefixedNo, help: "Stop a local server that runs as a primary (it loses whatever it accepted after the failover). Default: no.")
+    var demote: Bool?
 
     @Flag(help: "Run preflight and print the plan; change nothing.")
     var dryRun = false
 
-    @Flag(inversion: .prefixedNo, help: "Keep this node's postgresql.conf, pg_hba.conf, pg_ident.conf and local auto.conf settings.")
-    var keepConfig = true
+    @Flag(inversion: .prefixedNo, help: "Keep this node's postgresql.conf, pg_hba.conf, pg_ident.conf and local auto.conf settings (default: yes).")
+    var keepConfig: Bool?
 
-    @Option(help: ArgumentHelp("After a verified rejoin: keep the old data directory, archive it (compressed tar with checksums, then remove it), or discard it.", valueName: "keep|archive|discard"))
-    var oldData: String = "keep"
+    @Option(help: ArgumentHelp("After a verified rejoin: keep the old data directory (the default), archive it (compressed tar with checksums, then remove it), or discard it.", valueName: "keep|archive|discard"))
+    var oldData: String?
 
-    @Option(help: ArgumentHelp("Old copies (directories and archives, this run's included) to keep beside PGDATA; older ones are pruned after a verified rejoin.", valueName: "n"))
-    var keepOld: Int = 2
+    @Option(help: ArgumentHelp("Old copies (directories and archives, this run's included) to keep beside PGDATA; older ones are pruned after a verified rejoin (default: 2).", valueName: "n"))
+    var keepOld: Int?
 
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        do { _ = try UpstreamAddress(parsing: from) } catch {
-            throw ValidationError((error as? LocalizedError)?.errorDescription ?? "\(error)")
+        if let from, from != automaticUpstream {
+            do { _ = try UpstreamAddress(parsing: from) } catch {
+                throw ValidationError((error as? LocalizedError)?.errorDescription ?? "\(error)")
+            }
         }
-        guard RejoinMethod(rawValue: method) != nil else {
+        if let method, RejoinMethod(rawValue: method) == nil {
             throw ValidationError("--method '\(method)' is not known; use one of: \(RejoinMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard verifyTimeout > 0 else { throw ValidationError("--verify-timeout must be a positive number of seconds, not \(verifyTimeout)") }
-        guard connectTimeout > 0 else { throw ValidationError("--connect-timeout must be a positive number of seconds, not \(connectTimeout)") }
+        if let verifyTimeout, verifyTimeout <= 0 { throw ValidationError("--verify-timeout must be a positive number of seconds, not \(verifyTimeout)") }
+        if let connectTimeout, connectTimeout <= 0 { throw ValidationError("--connect-timeout must be a positive number of seconds, not \(connectTimeout)") }
         if let maxRate, maxRate.range(of: "^[0-9]+[kM]?$", options: .regularExpression) == nil {
             throw ValidationError("--max-rate '\(maxRate)' is not a rate; use kB/s as a number, or a number with k or M (for example 50M)")
         }
         if let nodeName, let problem = NodeName.problem(nodeName) { throw ValidationError(problem) }
-        guard OldDataMode(rawValue: oldData) != nil else {
+        if let oldData, OldDataMode(rawValue: oldData) == nil {
             throw ValidationError("--old-data '\(oldData)' is not known; use one of: \(OldDataMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard keepOld >= 0 else { throw ValidationError("--keep-old must be 0 or more, not \(keepOld)") }
-        guard ByteCount.parse(diskReserve) != nil else {
+        if let keepOld, keepOld < 0 { throw ValidationError("--keep-old must be 0 or more, not \(keepOld)") }
+        if let diskReserve, ByteCount.parse(diskReserve) == nil {
             throw ValidationError("--disk-reserve '\(diskReserve)' is not a size; give a number with a unit, for example 512MB or 2GB")
         }
         try target.validate()
@@ -76,21 +80,16 @@ struct RejoinCommand: AsyncParsableCommand {
         let out = output.makeOutput()
         let logger = output.makeLogger()
         let status = await CommandRunner.run(output: out) {
-            let pgdata = target.resolvedPGDATA()
+            // The config file is read (and checked) before anything else, as the caller.
+            let settings = EffectiveSettings(commandLine: commandLineSettings, file: try ha.load())
+            let pgdata = try settings.requirePGDATA()
             try Privileges.becomeOwner(of: pgdata.ownerReference)
-            var options = RejoinOptions(
-                upstream: try UpstreamAddress(parsing: from), pgdata: pgdata.path, user: target.user,
-                passfile: target.effectivePassfile, database: target.dbname, bindir: target.bindir,
-                method: method, verifyTimeout: verifyTimeout, connectTimeout: connectTimeout,
-                demote: demote, dryRun: dryRun, keepConfig: keepConfig,
-                nodeName: nodeName ?? HostName.short(), diskReserveBytes: ByteCount.parse(diskReserve) ?? 128 << 20)
-            options.maxRate = maxRate
-            options.oldData = OldDataMode(rawValue: oldData) ?? .keep
-            options.keepOld = keepOld
+            let upstream = try await UpstreamChoice.resolve(settings, pgdata: pgdata.path, output: out)
+            let options = settings.rejoinOptions(upstream: upstream, pgdata: pgdata.path, dryRun: dryRun)
             let rejoin = Rejoin(options: options, logger: logger, delegate: out)
             let outcome = try await cancellableBySignals { try await rejoin.run() }
             out.finish(outcome)
-            return .ok
+            return try await PostRejoin.run(settings, after: outcome, output: out)
         }
         if status != .ok { throw ExitCode(status.rawValue) }
     }

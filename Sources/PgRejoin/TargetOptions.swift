@@ -7,24 +7,23 @@ struct TargetOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The failed primary's data directory (default: $PGDATA).", valueName: "dir"))
     var pgdata: String?
 
-    @Option(help: ArgumentHelp("The replication role on the upstream.", valueName: "role"))
-    var user: String = "repl"
+    @Option(help: ArgumentHelp("The replication role on the upstream (default: repl).", valueName: "role"))
+    var user: String?
 
     @Option(help: ArgumentHelp("libpq password file for the role; also written into primary_conninfo.", valueName: "path"))
     var passfile: String?
 
-    @Option(help: ArgumentHelp("Database for pg-rejoin's SQL checks on the upstream.", valueName: "name"))
-    var dbname: String = "postgres"
+    @Option(help: ArgumentHelp("Database for pg-rejoin's SQL checks on the upstream (default: postgres).", valueName: "name"))
+    var dbname: String?
 
     @Option(help: ArgumentHelp("Directory of the PostgreSQL programs (default: /usr/lib/postgresql/MAJOR/bin, pg_config, PATH).", valueName: "dir"))
     var bindir: String?
 
     func validate() throws {
         if let pgdata, pgdata.isEmpty { throw ValidationError("--pgdata must not be empty") }
-        if pgdata == nil && (ProcessInfo.processInfo.environment["PGDATA"] ?? "").isEmpty {
-            throw ValidationError("no data directory: pass --pgdata DIR or set PGDATA")
-        }
-        if user.isEmpty { throw ValidationError("--user must not be empty") }
+        // A missing PGDATA is reported after the config file is merged (it may set pgdata).
+        if let user, user.isEmpty { throw ValidationError("--user must not be empty") }
+        if let dbname, dbname.isEmpty { throw ValidationError("--dbname must not be empty") }
         if let passfile, !passfile.hasPrefix("/") {
             throw ValidationError("--passfile must be an absolute path (the standby's walreceiver reads it from another working directory): \(passfile)")
         }

@@ -74,12 +74,14 @@ public struct HealRun {
     var paths: WorkPaths { WorkPaths(pgdata: options.pgdata) }
 
     /// Observes and decides; while the decision is transient, looks again every second until
-    /// `waitForPrimary` runs out. `onWait` hears each transient decision.
-    public func decide(wait: Bool = true, onWait: (HealDecision) -> Void = { _ in }) async throws -> (HealFacts, HealDecision) {
+    /// `waitForPrimary` runs out. `onWait` hears each transient decision. `holdingLock`: this
+    /// process holds the run lock (deciding again before acting), so it is not "busy".
+    public func decide(wait: Bool = true, holdingLock: Bool = false,
+                       onWait: (HealDecision) -> Void = { _ in }) async throws -> (HealFacts, HealDecision) {
         let deadline = Date().addingTimeInterval(TimeInterval(wait ? options.waitForPrimary : 0))
         var announced: HealDecision?
         while true {
-            let facts = try await observe()
+            let facts = try await observe(holdingLock: holdingLock)
             let decision = HealDecision.decide(facts)
             logger.info("heal decision", metadata: ["heal.decision": "\(decision)"])
             if !decision.isTransient || Date() >= deadline { return (facts, decision) }
@@ -94,10 +96,10 @@ public struct HealRun {
         return try RunLock(path: paths.lock)
     }
 
-    public func observe() async throws -> HealFacts {
+    public func observe(holdingLock: Bool = false) async throws -> HealFacts {
         let pgdata = options.pgdata
         let holder = RunLock.holder(path: paths.lock)
-        if holder.held {
+        if holder.held && !holdingLock {
             return HealFacts(local: .busy(pid: holder.pid), systemIdentifier: nil, peers: [], demoteOnSplitBrain: options.demoteOnSplitBrain)
         }
         let journal = try Journal.read(path: paths.journal, expectedPGDATA: pgdata)
