@@ -46,6 +46,9 @@ public struct Rejoin {
         }
         let requested = RejoinMethod(rawValue: options.method) ?? .auto
         plan = try await MethodChoice.choose(plan, requested: requested, tools: PgTools(bindir: plan.bindir, children: children))
+        if plan.upstream.passfile == nil, ProcessInfo.processInfo.environment["PGPASSWORD"] != nil {
+            delegate.handle(.warning("PGPASSWORD serves this run only: the standby's WAL receiver will not have it after a restart, and pg-rejoin does not write passwords into primary_conninfo. Put the password in a passfile and pass --passfile"))
+        }
         if options.dryRun {
             delegate.handle(.planned(plan, resumingAt: nil))
             return .dryRun(plan, resumingAt: nil)

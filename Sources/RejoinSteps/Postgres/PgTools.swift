@@ -61,23 +61,23 @@ public struct PgTools: Sendable {
     public func path(_ tool: String) -> String { bindir + "/" + tool }
 
     public func controlData(_ dataDirectory: String) async throws -> ControlData {
-        let result = try await children.check(ChildCommand(path("pg_controldata"), ["-D", dataDirectory]))
+        let result = try await children.check(ChildCommand(path("pg_controldata"), ["-D", dataDirectory]).withoutPassword())
         return ControlData(parsing: result.standardOutput)
     }
 
     /// `pg_ctl status`: 0 running, 3 not running, 4 no usable data directory.
     public func isRunning(_ dataDirectory: String) async throws -> Bool {
-        let result = try await children.run(ChildCommand(path("pg_ctl"), ["status", "-D", dataDirectory]))
+        let result = try await children.run(ChildCommand(path("pg_ctl"), ["status", "-D", dataDirectory]).withoutPassword())
         return result.exitCode == 0
     }
 
     public func stop(_ dataDirectory: String, mode: String, timeoutSeconds: Int) async throws -> ChildResult {
-        try await children.run(ChildCommand(path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", mode, "-w", "-t", String(timeoutSeconds)]))
+        try await children.run(ChildCommand(path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", mode, "-w", "-t", String(timeoutSeconds)]).withoutPassword())
     }
 
     public func start(_ dataDirectory: String, logFile: String, timeoutSeconds: Int,
                       onStart: @escaping @Sendable (pid_t) -> Void = { _ in }) async throws -> ChildResult {
-        try await children.run(ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]),
+        try await children.run(ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]).withoutPassword(),
                                onStart: onStart)
     }
 }

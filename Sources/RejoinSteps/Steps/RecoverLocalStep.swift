@@ -30,7 +30,7 @@ public struct RecoverLocalStep: Step {
             "-c", "archive_mode=off", "-c", "listen_addresses=", "-c", "hot_standby=off",
             "-c", "restore_command=", "-c", "archive_command=",
             "template1",
-        ])
+        ]).withoutPassword()
         // stdin is /dev/null: the single-user backend recovers, reads EOF and shuts down cleanly.
         let result = try await context.children.run(command)
         let control = try await context.tools.controlData(plan.pgdata)

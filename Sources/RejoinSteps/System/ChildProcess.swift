@@ -12,11 +12,23 @@ public struct ChildCommand: Sendable, CustomStringConvertible {
     public var arguments: [String]
     /// Variables added to (or overriding) the base environment of the runner.
     public var environment: [String: String]
+    /// Variables of the base environment this child must not get.
+    public var withoutEnvironment: Set<String>
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                withoutEnvironment: Set<String> = []) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
+        self.withoutEnvironment = withoutEnvironment
+    }
+
+    /// For programs that start or are the server (pg_ctl, postgres): a PGPASSWORD would live on
+    /// in the postmaster's environment, readable for as long as the server runs.
+    public func withoutPassword() -> ChildCommand {
+        var copy = self
+        copy.withoutEnvironment.insert("PGPASSWORD")
+        return copy
     }
 
     /// For logs: the program's name and its arguments. Arguments never hold secrets (passwords
@@ -92,7 +104,8 @@ public struct ChildProcessRunner: Sendable {
                     onStart: @escaping @Sendable (pid_t) -> Void = { _ in },
                     onStandardError: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChildResult {
         var environment: [Environment.Key: String] = [:]
-        for (key, value) in baseEnvironment.merging(command.environment, uniquingKeysWith: { $1 }) {
+        for (key, value) in baseEnvironment.merging(command.environment, uniquingKeysWith: { $1 })
+            where !command.withoutEnvironment.contains(key) {
             if let k = Environment.Key(rawValue: key) { environment[k] = value }
         }
         var options = PlatformOptions()
