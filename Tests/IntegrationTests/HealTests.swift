@@ -127,6 +127,14 @@ final class HealTests: XCTestCase {
         XCTAssertEqual(siblings(of: f.pg2), [])
         XCTAssertEqual(try f.pg1.sql("SELECT pg_is_in_recovery()"), "f")
 
+        // `rejoin --from auto` on pg1 skips pg1 itself (its backend is a child of pg1's
+        // postmaster) and finds pg2; a dry run changes nothing.
+        let auto = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: "auto", extra: ["--peers", all, "--demote", "--dry-run"]))
+        XCTAssertEqual(auto.status, 0, auto.output)
+        XCTAssertTrue(auto.stdout.contains("primary among the peers: \(f.pg2.address)"), auto.output)
+        XCTAssertTrue(auto.stdout.contains("\(f.pg1.address) (this node): primary on timeline 1"), auto.output)
+        XCTAssertEqual(try f.pg1.sql("SELECT pg_is_in_recovery()"), "f")
+
         // On pg1 (a stale primary on timeline 1): stopped, rejoined, streaming.
         let (stale, _) = try heal(f.pg1, peers: all, extra: ["--config", "/nonexistent-is-an-error.toml"])
         XCTAssertEqual(stale.status, 78, stale.output)
@@ -150,6 +158,10 @@ final class HealTests: XCTestCase {
         let before = try DataSnapshot(f.pg1.dataDirectory)
         let (result, _) = try heal(f.pg1, peers: peers(f.pg1, f.pg2))
         XCTAssertEqual(result.status, 14, result.output)
+        // `rejoin --from auto` refuses the same way.
+        let auto = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: "auto", extra: ["--peers", peers(f.pg1, f.pg2)]))
+        XCTAssertEqual(auto.status, 14, auto.output)
+        XCTAssertTrue(auto.stderr.contains("no primary among the peers"), auto.stderr)
         XCTAssertTrue(result.stderr.contains("no primary to follow"), result.stderr)
         XCTAssertTrue(result.stderr.contains("\(f.pg2.address): standby"), result.stderr)
         XCTAssertEqual(try DataSnapshot(f.pg1.dataDirectory), before)

@@ -31,8 +31,8 @@ enum ConfigError: LocalizedError, RejoinFailure, Equatable {
         case let .syntax(path, line, column, message):
             return "\(path) line \(line), column \(column): not valid TOML: \(message). Nothing was changed"
         case let .unknownKey(path, key, line, suggestion):
-            let hint = suggestion.map { "; did you mean `\($0)`?" } ?? "; `pg-rejoin config check --help` lists the keys"
-            return "\(Self.at(path, line)): unknown key `\(key)`\(hint). Nothing was changed"
+            let hint = suggestion.map { "; did you mean `\($0)`?" } ?? "; `pg-rejoin config check --help` lists the keys."
+            return "\(Self.at(path, line)): unknown key `\(key)`\(hint) Nothing was changed"
         case let .wrongType(path, key, line, expected, found):
             return "\(Self.at(path, line)): `\(key)` must be \(expected), not \(found). Nothing was changed"
         case let .badValue(path, key, line, problem):
