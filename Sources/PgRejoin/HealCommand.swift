@@ -17,7 +17,8 @@ struct HealCommand: AsyncParsableCommand {
             streaming from a node that is no longer the primary: repoint it (primary_conninfo, \
             reload or restart) without a copy when its timeline allows, else a full rejoin. Two \
             primaries: alert on stderr and syslog, exit 13, change nothing (unless \
-            heal.demote_on_split_brain). No primary: exit 14. Another pg-rejoin running: exit 11.
+            heal.demote_on_split_brain). No primary: exit 14. Another pg-rejoin running: exit \
+            11, silently.
             """
     )
 
@@ -119,7 +120,9 @@ struct Healer {
             output.fail("\(decision). Nothing was changed", status: decision.exitStatus)
             return decision.exitStatus
         case .busy:
-            output.fail("\(decision) now; this heal leaves it to that one. Nothing was changed", status: decision.exitStatus)
+            // Silent like a healthy node: a cron heal every minute during a long rejoin must
+            // not mail "already running" each time. The exit code still says it.
+            if verbose { output.handle(.info("\(Self.stamp()) \(line) now; this heal leaves it to that one")) }
             return decision.exitStatus
         case let .repoint(primary, _):
             output.handle(.info("\(Self.stamp()) \(line)"))

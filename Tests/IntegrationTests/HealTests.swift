@@ -65,6 +65,16 @@ final class HealTests: XCTestCase {
         let (verbose, _) = try heal(pg2, peers: all, extra: ["--verbose"])
         XCTAssertEqual(verbose.status, 0, verbose.output)
         XCTAssertTrue(verbose.stdout.contains("healthy: streaming standby of \(pg1.address)"), verbose.output)
+
+        // Another pg-rejoin holds the lock: heal leaves it alone, silently, exit 11.
+        let work = pg2.dataDirectory + ".rejoin"
+        try Command.check(["/bin/mkdir", "-m", "700", work], asPostgres: true)
+        let holder = try BackgroundChild(["/usr/sbin/runuser", "-u", "postgres", "--", "/usr/bin/flock", work + "/lock", "/bin/sleep", "30"])
+        defer { holder.kill(); _ = holder.wait() }
+        for _ in 0..<50 where (try? Command.run(["/usr/bin/flock", "-n", work + "/lock", "/bin/true"]))?.status == 0 { usleep(100_000) }
+        let (busy, _) = try heal(pg2, peers: all)
+        XCTAssertEqual(busy.status, 11, busy.output)
+        XCTAssertEqual(busy.output, "")
     }
 
     // MARK: down: rejoin (config file, dry run first)
