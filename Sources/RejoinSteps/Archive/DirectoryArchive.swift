@@ -13,7 +13,7 @@ import Glibc
 /// symlinks, never followed) with their modes, mtimes and owner ids. A plain `tar -xf` works too.
 public struct DirectoryArchive {
     public enum Phase: String, Sendable {
-        case checksum, write, verify, extract
+        case write, verify, extract
     }
 
     /// Bytes done and total of a phase; called at most every `progressInterval` seconds.
@@ -52,11 +52,15 @@ public struct DirectoryArchive {
 
     // MARK: Writing
 
-    /// Archives `directory` to `archive`: checksums first (the manifest leads the archive),
-    /// then the archive under a temporary name, fsync'd, re-read from disk in full with every
-    /// checksum verified, the manifest written beside it, and only then the rename to
-    /// `archive`. A file under the final name is therefore always complete and verified. The
+    /// Archives `directory` to `archive` under a temporary name, fsync'd, re-read from disk in
+    /// full with every checksum verified, the manifest written beside it, and only then renamed
+    /// to `archive`. A file under the final name is therefore always complete and verified. The
     /// directory is not touched; removing it is the caller's decision.
+    ///
+    /// Each file is read once: the checksums are taken while the entries are compressed into a
+    /// body stream, and the manifest, known only then, is compressed as a stream of its own and
+    /// put in front. Compressed streams concatenate (zstd frames, gzip members), so the result
+    /// is one compressed tar whose first member is the manifest.
     public func archive(directory: String, to archive: String, runID: String? = nil, control: OldDataControl? = nil,
                         progress: Progress? = nil) throws -> Result {
         guard Files.isDirectory(directory), !Files.isSymlink(directory) else { throw ArchiveError.notADirectory(path: directory) }
@@ -65,12 +69,15 @@ public struct DirectoryArchive {
         var manifest = try scan(directory)
         manifest.runID = runID
         manifest.control = control
-        try checksum(&manifest, directory: directory, progress: progress)
 
         let temporary = archive + ".partial"
+        let body = archive + ".body.partial"
         try Files.removeTree(temporary)
+        try Files.removeTree(body)
         do {
-            try write(manifest, from: directory, to: temporary, progress: progress)
+            try writeBody(&manifest, from: directory, to: body, progress: progress)
+            try writeHead(manifest, body: body, to: temporary)
+            unlink(body)
             let written = Date()
             let verified = try Self.verify(archive: temporary, expected: manifest, dropCache: true, blockSize: blockSize,
                                            progress: throttled(progress))
@@ -84,6 +91,7 @@ public struct DirectoryArchive {
                           writeSeconds: written.timeIntervalSince(started), verifySeconds: verifySeconds)
         } catch {
             unlink(temporary)
+            unlink(body)
             throw error
         }
     }
@@ -150,36 +158,6 @@ public struct DirectoryArchive {
         return String(cString: buffer)
     }
 
-    /// SHA-256 of every regular file, `threads` files at a time.
-    func checksum(_ manifest: inout ArchiveManifest, directory: String, progress: Progress?) throws {
-        let entries = manifest.entries
-        let files = entries.indices.filter { entries[$0].type == .file }
-        let total = manifest.totalBytes
-        let shared = ChecksumWork(count: files.count)
-        let report = throttled(progress)
-        let blockSize = self.blockSize
-        DispatchQueue.concurrentPerform(iterations: min(threads, max(1, files.count))) { _ in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
-            defer { buffer.deallocate() }
-            do {
-                let digest = try SHA256Digest()
-                while let next = shared.next() {
-                    let entry = entries[files[next]]
-                    let path = directory + "/" + entry.path
-                    try Self.stream(path, expectedSize: entry.size ?? 0, buffer: buffer) { chunk in
-                        try digest.update(chunk)
-                        if let report { shared.add(UInt64(chunk.count)) { report(.checksum, $0, total) } }
-                    }
-                    shared.set(next, try digest.finish())
-                }
-            } catch {
-                shared.fail(error)
-            }
-        }
-        if let error = shared.error { throw error }
-        for (i, index) in files.enumerated() { manifest.entries[index].sha256 = shared.sums[i] }
-    }
-
     /// Reads a regular file (never through a symlink) in blocks; its size must not have changed.
     @discardableResult
     static func stream(_ path: String, expectedSize: UInt64, buffer: UnsafeMutableRawBufferPointer,
@@ -206,37 +184,85 @@ public struct DirectoryArchive {
         return done
     }
 
-    private func write(_ manifest: ArchiveManifest, from directory: String, to path: String, progress: Progress?) throws {
+    /// Every entry after the manifest, compressed, each file's SHA-256 taken on the way.
+    private func writeBody(_ manifest: inout ArchiveManifest, from directory: String, to path: String, progress: Progress?) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ArchiveError.io(operation: "create", path: path, errno: errno) }
         defer { close(fd) }
         fchmod(fd, 0o600)
         let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: threads)
-        let manifestData = try manifest.encoded()
-        let now = Date().timeIntervalSince1970
-        try writer.writeHeader(ArchiveEntryInfo(name: ArchiveManifest.entryName, type: .file, rawType: UInt32(S_IFREG), mode: 0o600,
-                                                uid: getuid(), gid: getgid(), mtime: Int64(now), mtimeNanoseconds: 0,
-                                                size: UInt64(manifestData.count), symlinkTarget: nil, hardlinkTarget: nil))
-        try manifestData.withUnsafeBytes { try writer.writeData($0) }
-
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { buffer.deallocate() }
+        let digest = try PipelinedDigest(blockSize: blockSize)
         let report = throttled(progress)
+        let total = manifest.totalBytes
         var done: UInt64 = 0
-        for entry in manifest.entries {
+        for index in manifest.entries.indices {
+            let entry = manifest.entries[index]
             try writer.writeHeader(ArchiveEntryInfo(name: manifest.memberName(entry), type: entry.type, rawType: 0, mode: entry.mode,
                                                     uid: entry.uid, gid: entry.gid, mtime: entry.mtime,
                                                     mtimeNanoseconds: entry.mtimeNanoseconds, size: entry.size ?? 0,
-                                                    symlinkTarget: entry.target, hardlinkTarget: nil))
+                                                    symlinkTarget: entry.target))
             guard entry.type == .file else { continue }
             try Self.stream(directory + "/" + entry.path, expectedSize: entry.size ?? 0, buffer: buffer) { chunk in
+                try digest.update(chunk)
                 try writer.writeData(chunk)
                 done += UInt64(chunk.count)
-                report?(.write, done, manifest.totalBytes)
+                report?(.write, done, total)
             }
+            manifest.entries[index].sha256 = try digest.finish()
         }
         try writer.close()
+    }
+
+    /// The manifest member, compressed on its own, followed by the compressed body: one file,
+    /// fsync'd.
+    private func writeHead(_ manifest: ArchiveManifest, body: String, to path: String) throws {
+        let manifestData = try manifest.encoded()
+        let member = try ArchiveWriter.memberBytes(
+            ArchiveEntryInfo(name: ArchiveManifest.entryName, type: .file, rawType: UInt32(S_IFREG), mode: 0o600,
+                             uid: getuid(), gid: getgid(), mtime: Int64(manifest.created.timeIntervalSince1970), mtimeNanoseconds: 0,
+                             size: UInt64(manifestData.count)),
+            data: manifestData, path: path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw ArchiveError.io(operation: "create", path: path, errno: errno) }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: 1, format: .raw)
+        try writer.writeHeader(ArchiveEntryInfo(name: ArchiveManifest.entryName, type: .file, rawType: 0, mode: 0o600, uid: 0, gid: 0,
+                                                mtime: 0, mtimeNanoseconds: 0, size: UInt64(member.count)))
+        try member.withUnsafeBytes { try writer.writeData($0) }
+        try writer.close()
+        try Self.append(body, to: fd, path: path)
         guard fsync(fd) == 0 else { throw ArchiveError.io(operation: "fsync", path: path, errno: errno) }
+    }
+
+    /// Copies a whole file to the end of `fd` (in the kernel, sendfile, when it can).
+    static func append(_ source: String, to fd: Int32, path: String) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw ArchiveError.io(operation: "open", path: source, errno: errno) }
+        defer { close(input) }
+        while true {
+            let n = sendfile(fd, input, nil, 1 << 30)
+            if n > 0 { continue }
+            if n == 0 { return }
+            if errno == EINTR { continue }
+            guard errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP else {
+                throw ArchiveError.io(operation: "append to", path: path, errno: errno)
+            }
+            break
+        }
+        // No sendfile between these files: plain reads and writes from where it stopped.
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = read(input, &buffer, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ArchiveError.io(operation: "read", path: source, errno: errno)
+            }
+            if n == 0 { return }
+            try Files.writeAll(fd: fd, Data(buffer[0..<n]), path: path)
+        }
     }
 
     // MARK: Reading
@@ -277,7 +303,7 @@ public struct DirectoryArchive {
         var check = ManifestCheck(manifest: manifest, archive: archive)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { buffer.deallocate() }
-        let digest = try SHA256Digest()
+        let digest = try PipelinedDigest(blockSize: blockSize)
         var done: UInt64 = 0
         while let info = try reader.next() {
             let entry = try check.expect(info)
@@ -325,7 +351,7 @@ public struct DirectoryArchive {
             let disk = try DiskWriter(target: temporary)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
             defer { buffer.deallocate() }
-            let digest = try SHA256Digest()
+            let digest = try PipelinedDigest(blockSize: blockSize)
             var done: UInt64 = 0
             while let info = try reader.next() {
                 let entry = try check.expect(info)
@@ -418,36 +444,6 @@ private struct ManifestCheck {
     func finish() throws {
         let missing = manifest.entries.map(\.path).filter { !seen.contains($0) }
         guard missing.isEmpty else { throw ArchiveError.missingEntries(archive: archive, entries: missing) }
-    }
-}
-
-/// The shared state of the checksum workers.
-private final class ChecksumWork: @unchecked Sendable {
-    private let lock = NSLock()
-    private var nextIndex = 0
-    private let count: Int
-    private(set) var sums: [String?]
-    private(set) var error: Error?
-    private var bytes: UInt64 = 0
-
-    init(count: Int) {
-        self.count = count
-        sums = Array(repeating: nil, count: count)
-    }
-
-    func next() -> Int? {
-        lock.withLock {
-            guard error == nil, nextIndex < count else { return nil }
-            defer { nextIndex += 1 }
-            return nextIndex
-        }
-    }
-
-    func set(_ index: Int, _ sum: String) { lock.withLock { sums[index] = sum } }
-    func fail(_ e: Error) { lock.withLock { if error == nil { error = e } } }
-    func add(_ n: UInt64, _ report: (UInt64) -> Void) {
-        let total = lock.withLock { () -> UInt64 in bytes += n; return bytes }
-        report(total)
     }
 }
 

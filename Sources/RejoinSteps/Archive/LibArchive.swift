@@ -52,9 +52,9 @@ final class ArchiveEntryHandle {
         self.pointer = pointer
         archive_entry_copy_pathname(pointer, info.name)
         switch info.type {
-        case .file?: archive_entry_set_filetype(pointer, UInt32(S_IFREG))
-        case .directory?: archive_entry_set_filetype(pointer, UInt32(S_IFDIR))
-        case .symlink?: archive_entry_set_filetype(pointer, UInt32(S_IFLNK))
+        case .file?: archive_entry_set_filetype(pointer, UInt32(Glibc.S_IFREG))
+        case .directory?: archive_entry_set_filetype(pointer, UInt32(Glibc.S_IFDIR))
+        case .symlink?: archive_entry_set_filetype(pointer, UInt32(Glibc.S_IFLNK))
         case nil: archive_entry_set_filetype(pointer, info.rawType)
         }
         archive_entry_set_perm(pointer, mode_t(info.mode & 0o7777))
@@ -73,9 +73,9 @@ private func entryInfo(_ entry: OpaquePointer) -> ArchiveEntryInfo {
     let raw = UInt32(archive_entry_filetype(entry))
     let type: ArchiveManifest.EntryType?
     switch raw {
-    case UInt32(S_IFREG): type = .file
-    case UInt32(S_IFDIR): type = .directory
-    case UInt32(S_IFLNK): type = .symlink
+    case UInt32(Glibc.S_IFREG): type = .file
+    case UInt32(Glibc.S_IFDIR): type = .directory
+    case UInt32(Glibc.S_IFLNK): type = .symlink
     default: type = nil
     }
     return ArchiveEntryInfo(
@@ -91,8 +91,11 @@ private func entryInfo(_ entry: OpaquePointer) -> ArchiveEntryInfo {
         hardlinkTarget: archive_entry_hardlink(entry).map { String(cString: $0) })
 }
 
-/// A compressed pax tar written to a file descriptor the caller owns (so it can fsync it).
+/// A compressed pax tar written to a file descriptor the caller owns (so it can fsync it);
+/// or, `raw`, one compressed stream of bytes that are already tar blocks.
 final class ArchiveWriter {
+    enum Format { case pax, raw }
+
     private let handle: OpaquePointer
     let path: String
     private var closed = false
@@ -101,14 +104,18 @@ final class ArchiveWriter {
     ///   - level: the compressor's level (zstd 1 and gzip 1: the old data is written once and
     ///     rarely read, so speed matters more than the last few percent of size).
     ///   - threads: zstd worker threads (ignored by gzip, and when libarchive lacks the option).
-    init(fd: Int32, path: String, compression: ArchiveCompression, level: Int = 1, threads: Int = 1) throws {
+    init(fd: Int32, path: String, compression: ArchiveCompression, level: Int = 1, threads: Int = 1, format: Format = .pax) throws {
         guard let handle = archive_write_new() else { throw ArchiveError.io(operation: "start writing", path: path, errno: ENOMEM) }
         self.handle = handle
         self.path = path
-        // pax keeps long names, large files, nanosecond mtimes and large ids exactly; binary
-        // header charset keeps names as the bytes they are on disk, whatever the locale.
-        try check(archive_write_set_format_pax(handle), "set the tar format of")
-        try check(archive_write_set_format_option(handle, "pax", "hdrcharset", "BINARY"), "set the header charset of")
+        switch format {
+        case .pax:
+            // pax keeps long names, large files, nanosecond mtimes and large ids exactly; binary
+            // header charset keeps names as the bytes they are on disk, whatever the locale.
+            try check(archive_write_set_format_pax(handle), "set the tar format of")
+        case .raw:
+            try check(archive_write_set_format_raw(handle), "set the raw format of")
+        }
         switch compression {
         case .zstd:
             try check(archive_write_add_filter_zstd(handle), "add zstd compression to")
@@ -159,6 +166,42 @@ final class ArchiveWriter {
         guard !closed else { return }
         closed = true
         try check(archive_write_close(handle), "finish")
+    }
+
+    /// One pax member (header and data, padded to 512-byte blocks) as uncompressed tar bytes,
+    /// without the end-of-archive blocks: to be put in front of another tar stream.
+    static func memberBytes(_ info: ArchiveEntryInfo, data: Data, path: String) throws -> Data {
+        guard let handle = archive_write_new() else { throw ArchiveError.io(operation: "start writing", path: path, errno: ENOMEM) }
+        defer { archive_write_free(handle) }
+        let capacity = data.count + 64 * 1024
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 512)
+        defer { buffer.deallocate() }
+        let used = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        defer { used.deallocate() }
+        used.pointee = 0
+        func check(_ rc: Int32, _ operation: String) throws {
+            guard rc == ARCHIVE_OK else {
+                throw ArchiveError.library(operation: operation, path: path, message: archive_error_string(handle).map { String(cString: $0) } ?? "code \(rc)")
+            }
+        }
+        try check(archive_write_set_format_pax(handle), "set the tar format of")
+        try check(archive_write_set_bytes_per_block(handle, 512), "set the block size of")
+        try check(archive_write_set_bytes_in_last_block(handle, 1), "set the last block size of")
+        try check(archive_write_open_memory(handle, buffer.baseAddress, capacity, used), "open")
+        let entry = try ArchiveEntryHandle(info)
+        try check(archive_write_header(handle, entry.pointer), "write the header of \(info.name) into")
+        let written = data.withUnsafeBytes { archive_write_data(handle, $0.baseAddress, $0.count) }
+        guard written == data.count else {
+            throw ArchiveError.library(operation: "write data into", path: path, message: archive_error_string(handle).map { String(cString: $0) } ?? "short write")
+        }
+        try check(archive_write_close(handle), "finish")
+        // What close added is the end of the archive: two zero blocks.
+        let total = used.pointee
+        let end = total - 1024
+        guard end > 0, total % 512 == 0, !buffer[end..<total].contains(where: { $0 != 0 }) else {
+            throw ArchiveError.library(operation: "build the manifest member of", path: path, message: "unexpected tar layout (\(total) bytes)")
+        }
+        return Data(buffer[0..<end])
     }
 }
 

@@ -40,3 +40,51 @@ final class SHA256Digest {
         return try digest.finish()
     }
 }
+
+/// SHA-256 on its own thread, fed a copy of each block, so hashing runs beside decompression
+/// instead of after it (re-reading an archive takes the longer of the two, not their sum). At
+/// most `depth` blocks are in flight: memory stays fixed whatever the data size.
+final class PipelinedDigest: @unchecked Sendable {
+    private let digest: SHA256Digest
+    private let queue = DispatchQueue(label: "pg-rejoin.sha256")
+    private let slots: DispatchSemaphore
+    private let lock = NSLock()
+    private var free: [UnsafeMutableRawBufferPointer]
+    private var failure: Error?
+
+    init(blockSize: Int, depth: Int = 3) throws {
+        digest = try SHA256Digest()
+        slots = DispatchSemaphore(value: depth)
+        free = (0..<depth).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64) }
+    }
+
+    // Each queued block holds a reference to self: when this runs, none is in flight (and it
+    // may run on the queue itself, so it must not wait for it).
+    deinit { free.forEach { $0.deallocate() } }
+
+    func update(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            slots.wait()
+            let buffer = lock.withLock { free.removeLast() }
+            let n = min(buffer.count, bytes.count - offset)
+            buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
+            offset += n
+            queue.async { [self] in
+                do { try digest.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) } catch {
+                    lock.withLock { if failure == nil { failure = error } }
+                }
+                lock.withLock { free.append(buffer) }
+                slots.signal()
+            }
+        }
+    }
+
+    /// Waits for the queued blocks; the digest as lowercase hex, and ready for the next file.
+    func finish() throws -> String {
+        try queue.sync {
+            if let failure = lock.withLock({ failure }) { throw failure }
+            return try digest.finish()
+        }
+    }
+}
