@@ -20,7 +20,7 @@ final class KeepalivedEndToEndTests: XCTestCase {
         let fixtures = Self.here.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fixtures/ha").path
         let result = try Command.run(
             ["/usr/bin/timeout", "-k", "15", "420", "/bin/bash", script],
-            environment: ["PG_REJOIN_BIN": Sandbox.binary, "PG_BINDIR": Sandbox().bindir, "FIXTURES": fixtures, "WORK": work])
+            environment: ["PG_REJOIN_BIN": Sandbox.binary, "PG_BINDIR": ProcessInfo.processInfo.environment["PG_BINDIR"] ?? "/usr/lib/postgresql/15/bin", "FIXTURES": fixtures, "WORK": work])
         if result.status == 77 {
             throw XCTSkip(result.stdout.split(separator: "\n").last(where: { $0.hasPrefix("SKIP") }).map(String.init) ?? result.output)
         }

@@ -187,9 +187,8 @@ start_keepalived() {
         >"$WORK/keepalived-$node.log" 2>&1 &
     keepalived_pids+=("$!")
 }
+# pg1 first, alone: it wins the first election for sure, and pg2 then joins as BACKUP.
 start_keepalived pg1
-sleep 0.5   # pg1 first: its higher priority wins the first election
-start_keepalived pg2
 
 holds_vip() { ip -n "$(ns_of "$1")" -o -4 addr show | grep -qF " $vip/"; }
 notified() { grep -qF "$2" "$WORK/$1/data.rejoin/keepalived-notify.log"; }
@@ -201,6 +200,7 @@ heal_done() {
 }
 
 wait_for 30 "pg1 holds the VIP" holds_vip pg1
+start_keepalived pg2
 wait_for 20 "keepalived notified pg2 of BACKUP at start-up" notified pg2 "BACKUP"
 wait_for 20 "the start-up heal on pg2 found it healthy" notified pg2 "heal: healthy: streaming standby of $ip_a:$port"
 holds_vip pg2 && fail "both nodes hold the VIP"
