@@ -187,12 +187,15 @@ struct HealStamp {
 
     var age: TimeInterval { Date().timeIntervalSince(started) }
 
-    /// The pid still runs and is a pg-rejoin (not a recycled pid).
+    /// The pid still runs and is this same program (not a recycled pid, not a zombie).
     var isRunning: Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        let comm = (Files.read("/proc/\(pid)/comm") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         let state = Files.read("/proc/\(pid)/stat").flatMap { $0.split(separator: ")").last?.split(separator: " ").first }
-        return comm.hasPrefix("pg-rejoin") && state != "Z"
+        guard state != "Z" else { return false }
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe") {
+            return exe == Self.selfExecutable
+        }
+        return (Files.read("/proc/\(pid)/comm") ?? "").trimmingCharacters(in: .whitespacesAndNewlines) == "pg-rejoin"
     }
 
     static func read(_ path: String) -> HealStamp? {
