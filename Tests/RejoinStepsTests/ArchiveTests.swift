@@ -110,10 +110,29 @@ final class ArchiveTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: target + "/dangling"), "/nonexistent/pg_wal")
         XCTAssertFalse(Files.exists(target + "/" + ArchiveManifest.entryName), "the manifest is not part of the data")
 
-        // A plain tar reads it too (the operator's fallback).
-        let list = try run(["/usr/bin/tar", "-tf", archive])
+        // A plain tar reads it too (the operator's fallback), without a warning.
+        let (list, warnings) = try run(["/usr/bin/tar", "-tf", archive])
         XCTAssertTrue(list.hasPrefix(ArchiveManifest.entryName + "\n"), list)
         XCTAssertTrue(list.contains("main.old-20260101T000000Z/base/1/nested/deeper/run.sh"), list)
+        XCTAssertEqual(warnings, "")
+    }
+
+    func testNonASCIINamesRoundTrip() throws {
+        // The C locale cannot convert them; they are kept as the bytes they are.
+        let source = temp.path + "/main.old-20260101T000000Z"
+        try FileManager.default.createDirectory(atPath: source + "/caf\u{e9}", withIntermediateDirectories: true)
+        try Data("\u{1F418}".utf8).write(to: URL(fileURLWithPath: source + "/caf\u{e9}/\u{1F418}.txt"))
+        try FileManager.default.createSymbolicLink(atPath: source + "/l\u{e9}", withDestinationPath: "caf\u{e9}/\u{1F418}.txt")
+        let before = try describe(source)
+        let archive = source + ".tar.zst"
+        try DirectoryArchive().archive(directory: source, to: archive)
+        let target = temp.path + "/restored"
+        try DirectoryArchive().extract(archive: archive, to: target)
+        var after = try describe(target)
+        var expected = before
+        after["."] = nil
+        expected["."] = nil
+        XCTAssertEqual(after, expected)
     }
 
     func testWritingIsStreamedNotBuffered() throws {
@@ -301,16 +320,20 @@ final class ArchiveTests: XCTestCase {
         try writer.close()
     }
 
-    func run(_ argv: [String]) throws -> String {
+    /// stdout and stderr of a short command (through files: no pipe to fill).
+    func run(_ argv: [String]) throws -> (String, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
+        let out = temp.path + "/run.out", err = temp.path + "/run.err"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        defer { unlink(out); unlink(err) }
+        return (try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: err, encoding: .utf8))
     }
 
     static func residentBytes() -> UInt64 {

@@ -190,7 +190,10 @@ public struct DirectoryArchive {
         guard fd >= 0 else { throw ArchiveError.io(operation: "create", path: path, errno: errno) }
         defer { close(fd) }
         fchmod(fd, 0o600)
-        let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: threads)
+        let ascii = { (name: String) in name.utf8.allSatisfy { $0 < 0x80 } }
+        let binaryNames = !ascii(manifest.root) || manifest.entries.contains { !ascii($0.path) || !ascii($0.target ?? "") }
+        let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: threads,
+                                       binaryNames: binaryNames)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { buffer.deallocate() }
         let digest = try PipelinedDigest(blockSize: blockSize)
@@ -355,7 +358,8 @@ public struct DirectoryArchive {
             var done: UInt64 = 0
             while let info = try reader.next() {
                 let entry = try check.expect(info)
-                try reader.writeCurrent(to: disk, as: entry.path == "." ? temporary : temporary + "/" + entry.path)
+                try reader.writeCurrent(to: disk, as: entry.path == "." ? temporary : temporary + "/" + entry.path,
+                                        symlinkTarget: entry.target)
                 if entry.type == .file {
                     var size: UInt64 = 0
                     while true {

@@ -50,6 +50,8 @@ final class ArchiveEntryHandle {
     init(_ info: ArchiveEntryInfo) throws {
         guard let pointer = archive_entry_new() else { throw ArchiveError.io(operation: "allocate an archive entry for", path: info.name, errno: ENOMEM) }
         self.pointer = pointer
+        // Not archive_entry_set_pathname_utf8: libarchive 3.6's pax writer then crashes
+        // (strlen of NULL) on a non-ASCII name in the C locale. See `binaryNames`.
         archive_entry_copy_pathname(pointer, info.name)
         switch info.type {
         case .file?: archive_entry_set_filetype(pointer, UInt32(Glibc.S_IFREG))
@@ -104,15 +106,21 @@ final class ArchiveWriter {
     ///   - level: the compressor's level (zstd 1 and gzip 1: the old data is written once and
     ///     rarely read, so speed matters more than the last few percent of size).
     ///   - threads: zstd worker threads (ignored by gzip, and when libarchive lacks the option).
-    init(fd: Int32, path: String, compression: ArchiveCompression, level: Int = 1, threads: Int = 1, format: Format = .pax) throws {
+    ///   - binaryNames: record names as the bytes they are (pax hdrcharset=BINARY) instead of
+    ///     converting them from the process locale (C: ASCII only, anything else fails). Only
+    ///     when a name needs it: GNU tar warns about the keyword on every entry.
+    init(fd: Int32, path: String, compression: ArchiveCompression, level: Int = 1, threads: Int = 1, format: Format = .pax,
+         binaryNames: Bool = false) throws {
         guard let handle = archive_write_new() else { throw ArchiveError.io(operation: "start writing", path: path, errno: ENOMEM) }
         self.handle = handle
         self.path = path
         switch format {
         case .pax:
-            // pax keeps long names, large files, nanosecond mtimes and large ids exactly; binary
-            // header charset keeps names as the bytes they are on disk, whatever the locale.
+            // pax keeps long names, large files, nanosecond mtimes and large ids exactly.
             try check(archive_write_set_format_pax(handle), "set the tar format of")
+            if binaryNames {
+                try check(archive_write_set_format_option(handle, "pax", "hdrcharset", "BINARY"), "set the header charset of")
+            }
         case .raw:
             try check(archive_write_set_format_raw(handle), "set the raw format of")
         }
@@ -269,9 +277,11 @@ final class ArchiveReader {
     }
 
     /// Gives the current entry to a disk writer under another name.
-    func writeCurrent(to disk: DiskWriter, as path: String) throws {
+    func writeCurrent(to disk: DiskWriter, as path: String, symlinkTarget: String?) throws {
         guard let current else { throw ArchiveError.library(operation: "extract", path: self.path, message: "no current entry") }
+        // On disk a name is bytes: the UTF-8 of the Swift string, whatever the process locale.
         archive_entry_copy_pathname(current, path)
+        if let symlinkTarget { archive_entry_copy_symlink(current, symlinkTarget) }
         try disk.writeHeader(current, name: path)
     }
 }
