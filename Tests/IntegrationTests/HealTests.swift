@@ -91,6 +91,11 @@ final class HealTests: XCTestCase {
             method = "basebackup"
             verify_timeout = 60
             connect_timeout = 3
+
+            [commands]
+            # As a packaged cluster would use pg_ctlcluster: here pg_ctl with a log of its own,
+            # to see that this command, not pg-rejoin's own pg_ctl, started the standby.
+            start = ["\(sandbox.bindir)/pg_ctl", "start", "-w", "-D", "\(f.pg1.dataDirectory)", "-l", "\(f.pg1.home)/custom-start.log"]
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let before = try DataSnapshot(f.pg1.dataDirectory)
 
@@ -106,6 +111,7 @@ final class HealTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.stdout.contains("rejoined: streaming standby of \(f.pg2.address)"), result.output)
         assertStreaming(f.pg1, from: f.pg2)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: f.pg1.home + "/custom-start.log"), "commands.start was not used")
         XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders WHERE note = 'lost'"), "0")
         XCTAssertEqual(siblings(of: f.pg1).filter { $0.hasPrefix("data.old-") }.count, 1)
         XCTAssertFalse(result.output.contains(sandbox.password))

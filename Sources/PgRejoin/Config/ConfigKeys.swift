@@ -127,9 +127,9 @@ enum ConfigKeys {
                   help: "old copies to keep beside PGDATA (older ones are pruned)", check: notNegative),
 
         ConfigKey(name: "commands.start", kind: .strings(\.startCommand), option: nil,
-                  help: "starts the local server instead of pg_ctl start (argv)", check: argv),
+                  help: "starts the local server instead of pg_ctl start (argv; rejoin and repoint)", check: argv),
         ConfigKey(name: "commands.stop", kind: .strings(\.stopCommand), option: nil,
-                  help: "stops the local server instead of pg_ctl stop (argv)", check: argv),
+                  help: "stops the local server instead of pg_ctl stop (argv; rejoin, abort and repoint)", check: argv),
         ConfigKey(name: "commands.post_rejoin", kind: .strings(\.postRejoinCommand), option: nil,
                   help: "runs after a verified rejoin or repoint (argv)", check: argv),
 

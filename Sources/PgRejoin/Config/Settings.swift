@@ -166,6 +166,8 @@ struct EffectiveSettings {
         options.maxRate = settings.maxRate
         options.oldData = settings.oldData.flatMap(OldDataMode.init(rawValue:)) ?? .keep
         options.keepOld = settings.keepOld ?? 2
+        options.startCommand = settings.startCommand
+        options.stopCommand = settings.stopCommand
         return options
     }
 

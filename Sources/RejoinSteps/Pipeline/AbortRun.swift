@@ -50,7 +50,7 @@ public struct AbortRun {
         guard !state.isDone(.verify) else { throw AbortError.verified(runID: plan.runID) }
 
         let journal = try Journal(path: paths.journal)
-        let tools = PgTools(bindir: plan.bindir, children: children)
+        let tools = plan.tools(children: children)
         let context = RunContext(plan: plan, journal: journal, state: state, tools: tools,
                                  logger: Logger(label: "pg-rejoin.abort"), delegate: SilentDelegate())
         guard let old = context.oldDataLocation() else {

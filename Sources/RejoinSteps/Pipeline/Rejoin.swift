@@ -45,7 +45,9 @@ public struct Rejoin {
             delegate.handle(.info("local server: \(local)"))
         }
         let requested = RejoinMethod(rawValue: options.method) ?? .auto
-        plan = try await MethodChoice.choose(plan, requested: requested, tools: PgTools(bindir: plan.bindir, children: children))
+        plan.startCommand = options.startCommand
+        plan.stopCommand = options.stopCommand
+        plan = try await MethodChoice.choose(plan, requested: requested, tools: plan.tools(children: children))
         if plan.upstream.passfile == nil, ProcessInfo.processInfo.environment["PGPASSWORD"] != nil {
             delegate.handle(.warning("PGPASSWORD serves this run only: the standby's WAL receiver will not have it after a restart, and pg-rejoin does not write passwords into primary_conninfo. Put the password in a passfile and pass --passfile"))
         }
@@ -61,7 +63,7 @@ public struct Rejoin {
             return try await resume(plan: recorded, paths: paths, started: started, lock: lock)
         }
         let journal = try Journal(path: paths.journal)
-        let context = RunContext(plan: plan, journal: journal, state: .empty, tools: PgTools(bindir: plan.bindir, children: children),
+        let context = RunContext(plan: plan, journal: journal, state: .empty, tools: plan.tools(children: children),
                                  logger: logger, delegate: delegate)
         try context.record(JournalRecord(kind: .plan, run: plan.runID, plan: plan))
         try context.record(JournalRecord(kind: .step, run: plan.runID, step: .preflight, event: .done,
@@ -85,7 +87,7 @@ public struct Rejoin {
         }
         try PreflightStep.recheckUpstream(plan)
         let journal = try Journal(path: paths.journal)
-        let context = RunContext(plan: plan, journal: journal, state: state, tools: PgTools(bindir: plan.bindir, children: children),
+        let context = RunContext(plan: plan, journal: journal, state: state, tools: plan.tools(children: children),
                                  logger: logger, delegate: delegate)
         try context.record(JournalRecord(kind: .note, run: plan.runID, message: "resumed by pid \(getpid()) at \(next?.rawValue ?? "end")"))
         delegate.handle(.planned(plan, resumingAt: next))

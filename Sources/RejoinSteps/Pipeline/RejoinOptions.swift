@@ -23,6 +23,9 @@ public struct RejoinOptions: Sendable {
     public var oldData: OldDataMode = .keep
     /// How many old copies (directories and archives, this run's included) to keep beside PGDATA.
     public var keepOld: Int = 2
+    /// Argument vectors replacing `pg_ctl start` / `pg_ctl stop` (config `[commands]`).
+    public var startCommand: [String]? = nil
+    public var stopCommand: [String]? = nil
 
     public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
                 database: String = "postgres", bindir: String? = nil, method: String = "basebackup",

@@ -36,6 +36,17 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     public var decisions: [String]?
     /// The node's own config files, saved before pg_rewind overwrites them with the upstream's.
     public var localConfigDirectory: String?
+    /// Argument vectors replacing `pg_ctl start` / `pg_ctl stop` (config `[commands]`).
+    public var startCommand: [String]?
+    public var stopCommand: [String]?
+
+    /// The PostgreSQL programs for this plan, with its start and stop commands.
+    public func tools(children: ChildProcessRunner) -> PgTools {
+        var tools = PgTools(bindir: bindir, children: children)
+        tools.startCommand = startCommand
+        tools.stopCommand = stopCommand
+        return tools
+    }
 
     public var isRewind: Bool { method == RejoinMethod.rewind.rawValue }
 

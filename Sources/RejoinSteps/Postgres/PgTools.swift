@@ -52,6 +52,10 @@ public enum PgBinaries {
 public struct PgTools: Sendable {
     public var bindir: String
     public var children: ChildProcessRunner
+    /// Argument vectors that replace `pg_ctl start` / `pg_ctl stop` (the config file's
+    /// `[commands]`, e.g. pg_ctlcluster or systemctl for a packaged cluster), run without a shell.
+    public var startCommand: [String]? = nil
+    public var stopCommand: [String]? = nil
 
     public init(bindir: String, children: ChildProcessRunner) {
         self.bindir = bindir
@@ -72,12 +76,18 @@ public struct PgTools: Sendable {
     }
 
     public func stop(_ dataDirectory: String, mode: String, timeoutSeconds: Int) async throws -> ChildResult {
-        try await children.run(ChildCommand(path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", mode, "-w", "-t", String(timeoutSeconds)]).withoutPassword())
+        if let argv = stopCommand, let program = argv.first {
+            return try await children.run(ChildCommand(program, Array(argv.dropFirst())).withoutPassword())
+        }
+        return try await children.run(ChildCommand(path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", mode, "-w", "-t", String(timeoutSeconds)]).withoutPassword())
     }
 
     public func start(_ dataDirectory: String, logFile: String, timeoutSeconds: Int,
                       onStart: @escaping @Sendable (pid_t) -> Void = { _ in }) async throws -> ChildResult {
-        try await children.run(ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]).withoutPassword(),
+        if let argv = startCommand, let program = argv.first {
+            return try await children.run(ChildCommand(program, Array(argv.dropFirst())).withoutPassword(), onStart: onStart)
+        }
+        return try await children.run(ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]).withoutPassword(),
                                onStart: onStart)
     }
 }
