@@ -235,7 +235,10 @@ final class ArchiveReader {
         self.handle = handle
         self.fd = fd
         do {
-            try check(archive_read_support_filter_all(handle), "enable decompression for")
+            // Only what pg-rejoin writes: no other filter (some run external programs).
+            // ARCHIVE_WARN: no built-in zstd, the zstd program is used (a gzip system reads on).
+            _ = archive_read_support_filter_zstd(handle)
+            try check(archive_read_support_filter_gzip(handle), "enable gzip decompression for")
             try check(archive_read_support_format_tar(handle), "enable the tar format for")
             try check(archive_read_open_fd(handle, fd, 1 << 20), "open")
         } catch {
