@@ -122,6 +122,24 @@ final class HealTests: XCTestCase {
         XCTAssertEqual(again.output, "")
     }
 
+    // MARK: an unfinished run: resumed
+
+    func testUnfinishedRunIsResumedByHeal() throws {
+        let f = try Failover.make(in: sandbox)
+        // A rejoin killed right after it set PGDATA aside: PGDATA does not exist now.
+        let killed = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address),
+                                        environment: ["PG_REJOIN_FAULT": "set-aside:after"])
+        XCTAssertEqual(killed.status, 128 + SIGKILL, killed.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.pg1.dataDirectory))
+
+        let (result, _) = try heal(f.pg1, peers: peers(f.pg1, f.pg2))
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("heal: resume the unfinished rejoin from \(f.pg2.address)"), result.output)
+        XCTAssertTrue(result.stdout.contains("resuming run"), result.output)
+        assertStreaming(f.pg1, from: f.pg2)
+        XCTAssertEqual(siblings(of: f.pg1).filter { $0.hasPrefix("data.old-") }.count, 1)
+    }
+
     // MARK: two primaries: split brain on the new one, stale primary on the old one
 
     func testSplitBrainIsRefusedAndTheStalePrimaryIsDemoted() throws {
