@@ -70,6 +70,29 @@ final class OldDataTests: XCTestCase {
         XCTAssertEqual(try DataSnapshot(restored), before)
     }
 
+    func testAnArchiveThatFailsIsAWarningAndKeepsTheDirectory() throws {
+        let f = try Failover.make(in: sandbox)
+        // A file nobody but root may read: archiving the old data (as its owner) must fail.
+        let unreadable = f.pg1.dataDirectory + "/unreadable"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: unreadable))
+        chmod(unreadable, 0)
+        try Sandbox.giveToPostgres(unreadable)
+        let before = try DataSnapshot(f.pg1.dataDirectory)
+
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, extra: ["--old-data", "archive"]))
+        XCTAssertEqual(result.status, 0, "a retention problem never fails the rejoin: \(result.output)")
+        XCTAssertTrue(result.stdout.contains("warning: old data: could not archive"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("unreadable"), result.stdout)
+        XCTAssertEqual(try f.pg2.sql("SELECT application_name, state FROM pg_stat_replication"), "pg1|streaming")
+        let copies = oldCopies(f.pg1)
+        XCTAssertEqual(copies.count, 1, "the directory, no archive, no .partial: \(copies)")
+        let old = f.pg1.home + "/" + (copies.first ?? "")
+        XCTAssertTrue(Files.isDirectory(old))
+        XCTAssertEqual(try DataSnapshot(old), before)
+        let journal = try String(contentsOfFile: f.pg1.dataDirectory + ".rejoin/journal.jsonl", encoding: .utf8)
+        XCTAssertTrue(journal.contains("warning: could not archive"), journal)
+    }
+
     func testKeepOldPrunesOlderCopiesAndDiscardRemovesThisRuns() throws {
         let f = try Failover.make(in: sandbox)
         // Copies from earlier rejoins: a directory and an archive, plus a hand-made copy that
