@@ -247,3 +247,16 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(lines.line(of: "keepalived.log"), 9)
     }
 }
+
+/// The exit codes are a contract with cron and keepalived: each one is in README's table.
+final class ExitCodeDocumentationTests: XCTestCase {
+    func testEveryExitStatusIsInTheReadmeTable() throws {
+        let readme = try String(contentsOfFile: ConfigFixtures.root + "/../README.md", encoding: .utf8)
+        guard let table = readme.components(separatedBy: "## Exit codes").dropFirst().first?.components(separatedBy: "\n## ").first else {
+            return XCTFail("README has no Exit codes section")
+        }
+        for status in ExitStatus.allCases {
+            XCTAssertTrue(table.contains("\n| \(status.rawValue) |"), "exit \(status.rawValue) (\(status)) is not in README's Exit codes table")
+        }
+    }
+}
