@@ -250,7 +250,8 @@ final class ArchiveTests: XCTestCase {
             try FileManager.default.createDirectory(atPath: temp.path + "/" + dir, withIntermediateDirectories: true)
         }
         for file in ["main.old-20260103T000000Z.tar.zst", "main.old-20260103T000000Z.manifest.json",
-                     "main.old-20260104T000000Z.tar.zst.partial", "main.old-20250101T000000Z.tar.gz"] {
+                     "main.old-20260104T000000Z.tar.zst.partial", "main.old-20250101T000000Z.tar.gz",
+                     "main.old-20260105T000000Z.manifest.json", "main.old-by-hand.manifest.json"] {
             try Data().write(to: URL(fileURLWithPath: temp.path + "/" + file))
         }
         let copies = OldDataCopies.find(pgdata: pgdata)
@@ -258,7 +259,9 @@ final class ArchiveTests: XCTestCase {
                                             "main.old-20260102T000000Z", "main.old-20260103T000000Z"])
         XCTAssertEqual(copies.map(\.kind), [.archive, .directory, .directory, .archive])
         XCTAssertEqual(copies.last?.manifestFile, temp.path + "/main.old-20260103T000000Z.manifest.json")
-        XCTAssertEqual(OldDataCopies.leftovers(pgdata: pgdata), [temp.path + "/main.old-20260104T000000Z.tar.zst.partial"])
+        XCTAssertEqual(OldDataCopies.leftovers(pgdata: pgdata), [temp.path + "/main.old-20260104T000000Z.tar.zst.partial",
+                                                                 temp.path + "/main.old-20260105T000000Z.manifest.json"],
+                       "half-written archives and a manifest whose archive never got its name")
     }
 
     func testPruneKeepsTheNewestNCountingThisRunAndNeverThisRun() throws {

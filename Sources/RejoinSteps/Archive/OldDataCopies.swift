@@ -41,6 +41,7 @@ public enum OldDataCopies {
     /// Suffixes of work in progress: an archive being written, a copy being removed.
     static let partialSuffix = ".partial"
     static let removingSuffix = ".pg-rejoin-removing"
+    static let manifestSuffix = ".manifest.json"
 
     /// The copies beside `pgdata`, oldest first; cheap (no pg_controldata, no manifest).
     public static func find(pgdata: String) -> [OldDataCopy] {
@@ -62,14 +63,20 @@ public enum OldDataCopies {
         return copies.sorted { ($0.time, $0.name, $0.kind.rawValue) < ($1.time, $1.name, $1.kind.rawValue) }
     }
 
-    /// Leftovers of a retention that was killed part-way: half-written archives and copies
-    /// half-removed. Safe to delete under the run's lock: the directory an archive was made
-    /// from is removed only after its archive was complete.
+    /// Leftovers of a retention that was killed part-way: half-written archives, copies
+    /// half-removed, a manifest whose archive never got its name. Safe to delete under the
+    /// run's lock: the directory an archive was made from is removed only after its archive
+    /// was complete.
     public static func leftovers(pgdata: String) -> [String] {
         let parent = Files.parent(of: pgdata)
         let prefix = (pgdata as NSString).lastPathComponent + ".old-"
-        return ((try? DirectoryArchive.list(parent)) ?? []).filter {
-            $0.hasPrefix(prefix) && ($0.hasSuffix(partialSuffix) || $0.hasSuffix(removingSuffix))
+        let names = (try? DirectoryArchive.list(parent)) ?? []
+        return names.filter { name in
+            guard name.hasPrefix(prefix) else { return false }
+            if name.hasSuffix(partialSuffix) || name.hasSuffix(removingSuffix) { return true }
+            guard name.hasSuffix(manifestSuffix), runID(of: String(name.dropLast(manifestSuffix.count)), prefix: prefix) != nil else { return false }
+            let stem = String(name.dropLast(manifestSuffix.count))
+            return !archiveExtensions.contains { names.contains(stem + $0) }
         }.map { parent + "/" + $0 }
     }
 
