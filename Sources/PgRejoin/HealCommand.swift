@@ -108,7 +108,7 @@ struct Healer {
         case .healthyStandby, .healthyPrimary:
             if verbose { output.handle(.info("\(Self.stamp()) \(line)")) }
             return .ok
-        case .standbyConnecting:
+        case .standbyConnecting, .standbyStarting:
             output.handle(.info("\(Self.stamp()) \(line)"))
             return .ok
         case .splitBrain:

@@ -176,6 +176,17 @@ final class HealDecisionTests: XCTestCase {
         XCTAssertTrue(d.isTransient)
     }
 
+    func testStandbyStillStartingUpIsLeftAloneWhateverItIsConfiguredFor() {
+        for configured in [pg1, pg2] {
+            let starting = HealFacts.Local.runningStandby(HealFacts.StandbyFacts(
+                timeline: 1, position: nil, streamingFrom: nil, configuredUpstream: configured, receiverStatus: nil, acceptingConnections: false))
+            let d = decide(starting, [peer(pg2, .primary, timeline: 2)], history: "1\t0/3000148\tx\n")
+            XCTAssertEqual(d, .standbyStarting)
+            XCTAssertEqual(d.exitStatus, .ok)
+            XCTAssertFalse(d.acts)
+        }
+    }
+
     func testStandbyConfiguredForThePrimaryThatCannotFollowItIsRejoined() {
         let d = decide(standby(timeline: 1, position: "0/3000200", configured: pg2, status: nil),
                        [peer(pg2, .primary, timeline: 2)], history: "1\t0/3000148\tx\n")

@@ -25,14 +25,18 @@ public struct HealFacts: Sendable, Equatable {
         /// host and port of primary_conninfo.
         public var configuredUpstream: UpstreamAddress?
         public var receiverStatus: String?
+        /// False while it replays after a start and refuses connections: nothing above is
+        /// known for sure then.
+        public var acceptingConnections: Bool
 
         public init(timeline: Int, position: LSN?, streamingFrom: UpstreamAddress?, configuredUpstream: UpstreamAddress?,
-                    receiverStatus: String?) {
+                    receiverStatus: String?, acceptingConnections: Bool = true) {
             self.timeline = timeline
             self.position = position
             self.streamingFrom = streamingFrom
             self.configuredUpstream = configuredUpstream
             self.receiverStatus = receiverStatus
+            self.acceptingConnections = acceptingConnections
         }
     }
 
@@ -68,6 +72,8 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
     /// Configured for the current primary, on a timeline that can follow it, but not streaming
     /// at this instant (reconnecting, catching up from the archive): left alone.
     case standbyConnecting(primary: UpstreamAddress, status: String)
+    /// A standby still starting up (not accepting connections): judged once it does.
+    case standbyStarting
     /// Make this node a standby of `from` (the full pipeline, resuming an unfinished run first).
     case rejoin(from: UpstreamAddress, demote: Bool, reason: String)
     /// Finish the unfinished run toward `from`.
@@ -85,7 +91,7 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .healthyStandby, .healthyPrimary, .standbyConnecting, .rejoin, .resume, .repoint: return .ok
+        case .healthyStandby, .healthyPrimary, .standbyConnecting, .standbyStarting, .rejoin, .resume, .repoint: return .ok
         case .splitBrain: return .splitBrain
         case .noPrimary: return .noPrimary
         case .busy: return .locked
@@ -104,7 +110,7 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
     /// Whether waiting may change it (a promotion under way, a run about to finish).
     public var isTransient: Bool {
         switch self {
-        case .noPrimary, .splitBrain, .standbyConnecting: return true
+        case .noPrimary, .splitBrain, .standbyConnecting, .standbyStarting: return true
         default: return false
         }
     }
@@ -113,6 +119,7 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .healthyStandby(primary): return "healthy: streaming standby of \(primary)"
         case .healthyPrimary: return "healthy: the only primary"
+        case .standbyStarting: return "the local standby is starting up and does not accept connections yet; left alone until it does"
         case let .standbyConnecting(primary, status):
             return "standby of \(primary), not streaming at this moment (\(status)); its timeline can follow, so it is left alone"
         case let .rejoin(from, demote, reason):
@@ -173,6 +180,7 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
                 return .noPrimary(detail: "this node is a standby and no peer is a primary (\(peerList))")
             }
             if standby.streamingFrom == primary.address { return .healthyStandby(primary: primary.address) }
+            if !standby.acceptingConnections { return .standbyStarting }
             let (follows, why) = canFollow(standby, primary: primary, history: facts.primaryHistory)
             if standby.configuredUpstream == primary.address {
                 if follows { return .standbyConnecting(primary: primary.address, status: standby.receiverStatus ?? "no WAL receiver") }

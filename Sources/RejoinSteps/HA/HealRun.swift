@@ -126,9 +126,23 @@ public struct HealRun {
         case let .crashed(pid, note):
             local = .down(timeline: control.timeline, wasStandby: Files.exists(real + "/standby.signal"),
                           note: "crashed: stale postmaster.pid with pid \(pid), \(note)")
-        case let .runningPrimary(pid), let .runningStandby(pid):
+        case let .runningPrimary(pid):
             postmaster = pid
             local = try localRunning(real, control: control)
+        case let .runningStandby(pid):
+            postmaster = pid
+            do {
+                local = try localRunning(real, control: control)
+            } catch let error as PgError {
+                // Still starting up (replaying before it accepts connections): judge it by its
+                // control file and configuration instead of failing.
+                logger.info("local standby not accepting connections", metadata: ["pg.error": "\(error.serverMessage)"])
+                let timelines = [control.timeline, control.fields["Min recovery ending loc's timeline"].flatMap { Int($0) }].compactMap { $0 }
+                local = .runningStandby(HealFacts.StandbyFacts(
+                    timeline: timelines.max() ?? 0, position: nil, streamingFrom: nil,
+                    configuredUpstream: Self.configuredUpstream(real, connection: nil),
+                    receiverStatus: "not accepting connections yet", acceptingConnections: false))
+            }
         }
 
         let peers = await PrimaryDiscovery.observe(options.peers, template: options.probe, localPostmaster: postmaster)
