@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import RejoinSteps
 
-struct AbortCommand: AsyncParsableCommand {
+struct AbortCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     static let configuration = CommandConfiguration(
         commandName: "abort",
         abstract: "Abandon an unfinished rejoin: put the old data directory back under PGDATA.",
@@ -15,6 +15,8 @@ struct AbortCommand: AsyncParsableCommand {
 
     @OptionGroup var target: DataDirectoryOption
     @OptionGroup var output: OutputOptions
+
+    func earlyOwnerReference() -> String? { target.resolved().ownerReference }
 
     func run() async throws {
         let out = output.makeOutput()

@@ -6,7 +6,7 @@ import RejoinSteps
 /// `pg-rejoin heal`: for cron and systemd timers (and the detached run keepalived-notify
 /// starts). Looks at the local server and every peer, decides (`HealDecision`), and acts only
 /// when something is wrong; silent and fast on a healthy node.
-struct HealCommand: AsyncParsableCommand {
+struct HealCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     static let configuration = CommandConfiguration(
         commandName: "heal",
         abstract: "Make this node what it should be, if it is not: silent and fast when healthy (for cron and keepalived).",
@@ -56,6 +56,11 @@ struct HealCommand: AsyncParsableCommand {
         s.discoveryTimeout = discoveryTimeout
         s.verifyTimeout = verifyTimeout
         return s
+    }
+
+    /// As root: become the data directory's owner before the async runtime starts.
+    func earlyOwnerReference() -> String? {
+        (try? EffectiveSettings(commandLine: commandLineSettings, file: try ha.load()).requirePGDATA())?.ownerReference
     }
 
     func run() async throws {

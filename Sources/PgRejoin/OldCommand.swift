@@ -17,7 +17,7 @@ struct OldCommand: AsyncParsableCommand {
     )
 }
 
-struct OldListCommand: AsyncParsableCommand {
+struct OldListCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "Show kept old data directories and archives: time, size, and the timeline/LSN they ended at.",
@@ -30,6 +30,8 @@ struct OldListCommand: AsyncParsableCommand {
     var bindir: String?
 
     @OptionGroup var output: OutputOptions
+
+    func earlyOwnerReference() -> String? { target.resolved().ownerReference }
 
     func run() async throws {
         let out = output.makeOutput()

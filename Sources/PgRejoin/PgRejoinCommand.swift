@@ -1,6 +1,5 @@
 import ArgumentParser
 
-@main
 struct PgRejoinCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pg-rejoin",

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import RejoinSteps
 
-struct RejoinCommand: AsyncParsableCommand {
+struct RejoinCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     static let configuration = CommandConfiguration(
         commandName: "rejoin",
         abstract: "Rejoin this node as a streaming standby of --from (the default command)."
@@ -74,6 +74,11 @@ struct RejoinCommand: AsyncParsableCommand {
             throw ValidationError("--disk-reserve '\(diskReserve)' is not a size; give a number with a unit, for example 512MB or 2GB")
         }
         try target.validate()
+    }
+
+    /// As root: become the data directory's owner before the async runtime starts.
+    func earlyOwnerReference() -> String? {
+        (try? EffectiveSettings(commandLine: commandLineSettings, file: try ha.load()).requirePGDATA())?.ownerReference
     }
 
     func run() async throws {

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import RejoinSteps
 
-struct StatusCommand: AsyncParsableCommand {
+struct StatusCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the last or unfinished rejoin of a data directory.",
@@ -11,6 +11,8 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var target: DataDirectoryOption
     @OptionGroup var output: OutputOptions
+
+    func earlyOwnerReference() -> String? { target.resolved().ownerReference }
 
     func run() async throws {
         let out = output.makeOutput()

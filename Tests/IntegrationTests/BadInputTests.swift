@@ -307,7 +307,7 @@ final class BadInputTests: XCTestCase {
         var clones: [ProcessInfoSnapshot] = []
         while !FileManager.default.fileExists(atPath: staging) && Date() < deadline { usleep(5_000) }
         clones = ProcessInfoSnapshot.all(named: "pg_basebackup")
-        let rejoinItself = ProcessInfoSnapshot.of(run.pid, workersOnly: true)
+        let rejoinItself = ProcessInfoSnapshot.of(run.pid)
         try Command.check([sandbox.bindir + "/pg_ctl", "stop", "-w", "-D", f.pg2.dataDirectory, "-m", "immediate"], asPostgres: true)
         let failed = run.wait()
 
@@ -323,9 +323,9 @@ final class BadInputTests: XCTestCase {
         let oldPath = f.pg1.home + "/" + (old.first ?? "")
         XCTAssertEqual(try DataSnapshot(oldPath), before)
 
-        // pg-rejoin's threads and the copy ran as the data directory's owner, with its groups
-        // and none of root's, and no password was in any argv. (pg-rejoin's first thread is
-        // left out: see ProcessInfoSnapshot.of.)
+        // Every thread of pg-rejoin (the first one included: it switches users before the async
+        // runtime starts) and the copy ran as the data directory's owner, with its groups and
+        // none of root's, and no password was in any argv.
         XCTAssertFalse(clones.isEmpty, "no pg_basebackup seen while staging existed")
         for clone in clones + [rejoinItself].compactMap({ $0 }) {
             XCTAssertFalse(clone.argv.joined(separator: " ").contains(sandbox.password), "\(clone.argv)")

@@ -138,10 +138,9 @@ struct ProcessInfoSnapshot {
     }
 
     /// The credentials of every live thread, merged (credentials are per thread on Linux).
-    /// `workersOnly` leaves out the first thread. In a Swift async program it never runs our
-    /// code: dispatch_main() parks it for good inside pthread_exit before `main` starts, where
-    /// glibc's setuid broadcast skips it as "exiting", so it keeps the credentials the process
-    /// started with (and /proc/PID/status, which shows that thread, says root).
+    /// `workersOnly` leaves out the first thread (in a Swift program with an async `main`,
+    /// dispatch_main() parks it in pthread_exit where glibc's setuid skips it; pg-rejoin's
+    /// synchronous main avoids that, so its tests check every thread).
     static func of(_ pid: Int32, workersOnly: Bool = false) -> ProcessInfoSnapshot? {
         guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
         let argv = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
