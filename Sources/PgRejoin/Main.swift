@@ -22,6 +22,7 @@ enum Main {
         } catch {
             PgRejoinCommand.exit(withError: error)
         }
+        LogSetup.prepare(for: command)  // --log-file is opened while still root
         if geteuid() == 0, let early = command as? DropsPrivilegesEarly, let reference = early.earlyOwnerReference(),
            Files.exists(reference) {
             // A failure here is reported properly by the command's own switch in run().

@@ -37,6 +37,19 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
+extension LogSetup {
+    /// Called by Main while still root, before it switches to the data directory's owner: a
+    /// --log-file under /var/log stays writable after the switch (the descriptor is open).
+    static func prepare(for command: ParsableCommand) {
+        for child in Mirror(reflecting: command).children {
+            if let group = child.value as? OptionGroup<OutputOptions> {
+                bootstrap(group.wrappedValue)
+                return
+            }
+        }
+    }
+}
+
 /// Bootstraps swift-log once per process: stderr for --verbose; the log file and syslog get the
 /// operator's events (label `pg-rejoin.events`) and the library's warnings (its details too
 /// with --verbose).
