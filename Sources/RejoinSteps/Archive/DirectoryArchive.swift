@@ -21,16 +21,17 @@ public struct DirectoryArchive {
 
     public var compression: ArchiveCompression
     public var level: Int
+    /// Bytes read (and hashed, and decompressed on re-read) at a time: memory, not speed.
     public var blockSize: Int
+    /// zstd worker threads beside the reading thread (the SHA-256 thread is always there).
     public var threads: Int
     public var progressInterval: TimeInterval = 5
 
-    public init(compression: ArchiveCompression = .best, level: Int = 1, blockSize: Int = 1 << 20,
-                threads: Int = min(2, ProcessInfo.processInfo.activeProcessorCount)) {
+    public init(compression: ArchiveCompression = .best, level: Int = 1, blockSize: Int = 256 << 10, threads: Int = 0) {
         self.compression = compression
         self.level = level
         self.blockSize = blockSize
-        self.threads = max(1, threads)
+        self.threads = max(0, threads)
     }
 
     public struct Result: Sendable {
@@ -297,8 +298,8 @@ public struct DirectoryArchive {
     /// symlink target, every file's size and SHA-256, nothing else.
     @discardableResult
     public static func verify(archive: String, expected: ArchiveManifest? = nil, dropCache: Bool = false,
-                              blockSize: Int = 1 << 20, progress: Progress? = nil) throws -> ArchiveManifest {
-        let reader = try ArchiveReader(path: archive, dropCache: dropCache)
+                              blockSize: Int = 256 << 10, progress: Progress? = nil) throws -> ArchiveManifest {
+        let reader = try ArchiveReader(path: archive, dropCache: dropCache, blockSize: blockSize)
         let manifest = try firstManifest(reader, archive: archive)
         if let expected, expected != manifest {
             throw ArchiveError.badManifest(archive: archive, reason: "the manifest inside differs from the one it was written with")

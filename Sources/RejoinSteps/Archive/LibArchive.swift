@@ -105,7 +105,8 @@ final class ArchiveWriter {
     /// - Parameters:
     ///   - level: the compressor's level (zstd 1 and gzip 1: the old data is written once and
     ///     rarely read, so speed matters more than the last few percent of size).
-    ///   - threads: zstd worker threads (ignored by gzip, and when libarchive lacks the option).
+    ///   - threads: zstd worker threads; 0 compresses in the calling thread (ignored by gzip,
+    ///     and when libarchive lacks the option).
     ///   - binaryNames: record names as the bytes they are (pax hdrcharset=BINARY) instead of
     ///     converting them from the process locale (C: ASCII only, anything else fails). Only
     ///     when a name needs it: GNU tar warns about the keyword on every entry.
@@ -128,7 +129,7 @@ final class ArchiveWriter {
         case .zstd:
             try check(archive_write_add_filter_zstd(handle), "add zstd compression to")
             try check(archive_write_set_filter_option(handle, "zstd", "compression-level", String(level)), "set the zstd level of")
-            if threads > 1 {
+            if threads > 0 {
                 // Older libarchive versions lack the option: one thread then, not an error.
                 _ = archive_write_set_filter_option(handle, "zstd", "threads", String(threads))
             }
@@ -222,7 +223,7 @@ final class ArchiveReader {
 
     /// - Parameter dropCache: drop the file's cached pages first, so what is read comes from
     ///   the disk and not from the page cache that the writer just filled.
-    init(path: String, dropCache: Bool = false) throws {
+    init(path: String, dropCache: Bool = false, blockSize: Int = 256 << 10) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ArchiveError.io(operation: "open", path: path, errno: errno) }
@@ -240,7 +241,7 @@ final class ArchiveReader {
             _ = archive_read_support_filter_zstd(handle)
             try check(archive_read_support_filter_gzip(handle), "enable gzip decompression for")
             try check(archive_read_support_format_tar(handle), "enable the tar format for")
-            try check(archive_read_open_fd(handle, fd, 1 << 20), "open")
+            try check(archive_read_open_fd(handle, fd, blockSize), "open")
         } catch {
             archive_read_free(handle)
             Glibc.close(fd)
