@@ -307,11 +307,17 @@ public struct DirectoryArchive {
         var check = ManifestCheck(manifest: manifest, archive: archive)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { buffer.deallocate() }
-        let digest = try PipelinedDigest(blockSize: blockSize)
+        // Two hashing threads, files taken in turn, beside the decompressing one: SHA-256 is
+        // the slowest part of the re-read. Each file's digest is checked once all are read.
+        let digests = [try PipelinedDigest(blockSize: blockSize), try PipelinedDigest(blockSize: blockSize)]
+        let sums = FileSums()
+        var turn = 0
         var done: UInt64 = 0
         while let info = try reader.next() {
             let entry = try check.expect(info)
             guard entry.type == .file else { continue }
+            let digest = digests[turn % digests.count]
+            turn += 1
             var size: UInt64 = 0
             while true {
                 let n = try reader.read(into: buffer)
@@ -322,7 +328,11 @@ public struct DirectoryArchive {
                 done += UInt64(n)
                 progress?(.verify, done, manifest.totalBytes)
             }
-            try check.finishFile(entry, size: size, sha256: try digest.finish())
+            digest.finish { [size] sha256 in sums.add(entry, size: size, sha256: sha256) }
+        }
+        digests.forEach { $0.wait() }
+        for sum in sums.all {
+            try check.finishFile(sum.entry, size: sum.size, sha256: try sum.sha256.get())
         }
         try check.finish()
         return manifest
@@ -450,6 +460,18 @@ private struct ManifestCheck {
         let missing = manifest.entries.map(\.path).filter { !seen.contains($0) }
         guard missing.isEmpty else { throw ArchiveError.missingEntries(archive: archive, entries: missing) }
     }
+}
+
+/// Each file's digest as the hashing threads finish it.
+private final class FileSums: @unchecked Sendable {
+    private let lock = NSLock()
+    private var sums: [(entry: ArchiveManifest.Entry, size: UInt64, sha256: Swift.Result<String, Error>)] = []
+
+    func add(_ entry: ArchiveManifest.Entry, size: UInt64, sha256: Swift.Result<String, Error>) {
+        lock.withLock { sums.append((entry, size, sha256)) }
+    }
+
+    var all: [(entry: ArchiveManifest.Entry, size: UInt64, sha256: Swift.Result<String, Error>)] { lock.withLock { sums } }
 }
 
 final class LockedBox<Value>: @unchecked Sendable {

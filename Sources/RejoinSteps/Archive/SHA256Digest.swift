@@ -80,6 +80,18 @@ final class PipelinedDigest: @unchecked Sendable {
         }
     }
 
+    /// Queues the end of this file: `body` gets its digest once its blocks are hashed, and the
+    /// next `update` starts the next file. Does not wait.
+    func finish(_ body: @escaping (Swift.Result<String, Error>) -> Void) {
+        queue.async { [self] in
+            if let failure = lock.withLock({ failure }) { return body(.failure(failure)) }
+            body(Result { try digest.finish() })
+        }
+    }
+
+    /// Waits until everything queued is done.
+    func wait() { queue.sync {} }
+
     /// Waits for the queued blocks; the digest as lowercase hex, and ready for the next file.
     func finish() throws -> String {
         try queue.sync {
