@@ -102,7 +102,7 @@ final class BadInputTests: XCTestCase {
         let f = try Failover.make(in: sandbox)
         // The failed primary came back up, and --from names its own address: with --demote
         // a naive tool would stop it and then try to clone from it.
-        try f.pg1.startAfterCrash()
+        try f.pg1.start()
         let pid = f.pg1.postmasterPid
         let control = try DataSnapshot(f.pg1.dataDirectory).control
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg1.address, extra: ["--demote"]))

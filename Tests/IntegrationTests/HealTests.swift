@@ -145,7 +145,7 @@ final class HealTests: XCTestCase {
     func testSplitBrainIsRefusedAndTheStalePrimaryIsDemoted() throws {
         let f = try Failover.make(in: sandbox)
         // The failed primary came back on its own, as a primary on the old timeline.
-        try f.pg1.startAfterCrash()
+        try f.pg1.start()
         XCTAssertEqual(try f.pg1.sql("SELECT pg_is_in_recovery()"), "f")
         let all = peers(f.pg1, f.pg2)
         let pg2Pid = f.pg2.postmasterPid

@@ -136,7 +136,9 @@ final class OldDataTests: XCTestCase {
         // Rejoin 3 with --old-data discard: its own old directory goes; with --keep-old 1 the
         // second run's copy is the one kept. Quietly, into a log file, as cron would run it.
         try f.pg1.stop()
-        let log = sandbox.root + "/pg-rejoin.log"
+        // Written as the data directory's owner (pg-rejoin switches users first): a directory
+        // that user may write, as /var/log/pg-rejoin/ would be in production.
+        let log = f.pg1.home + "/pg-rejoin.log"
         let third = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address,
                                                                extra: ["--old-data", "discard", "--keep-old", "1", "--quiet", "--log-file", log]))
         XCTAssertEqual(third.status, 0, third.output)

@@ -19,12 +19,7 @@ public struct RecoverLocalStep: Step {
 
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
-        // A crashed server's postmaster.pid (its pid gone, a zombie, or reused by another
-        // program) makes postgres refuse to start. It is moved, not deleted, and only when no
-        // live postgres owns it; postgres still checks its shared memory itself.
-        if case .crashed = try await LocalServerState.inspect(plan.pgdata, tools: context.tools) {
-            try Files.rename(plan.pgdata + "/postmaster.pid", to: plan.workDirectory + "/postmaster.pid.stale-\(plan.runID)")
-        }
+        try await StalePidFile.moveAside(from: plan.pgdata, context: context)
         let command = ChildCommand(context.tools.path("postgres"), [
             "--single", "-D", plan.pgdata,
             "-c", "archive_mode=off", "-c", "listen_addresses=", "-c", "hot_standby=off",
@@ -61,5 +56,17 @@ public enum RewindError: LocalizedError, RejoinFailure {
         case let .rewindFailed(detail):
             return "pg_rewind failed: \(detail)"
         }
+    }
+}
+
+/// A crashed server's postmaster.pid (its pid gone, a zombie, or reused by another program)
+/// makes postgres refuse to start. It is moved into the working directory, not deleted, and only
+/// when no live postgres owns it; postgres still checks its shared memory itself.
+enum StalePidFile {
+    static func moveAside(from dataDirectory: String, context: RunContext) async throws {
+        guard Files.exists(dataDirectory + "/postmaster.pid"),
+              case .crashed = try await LocalServerState.inspect(dataDirectory, tools: context.tools) else { return }
+        try Files.rename(dataDirectory + "/postmaster.pid",
+                         to: context.plan.workDirectory + "/postmaster.pid.stale-\(context.plan.runID)")
     }
 }

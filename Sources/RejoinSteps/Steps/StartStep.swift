@@ -15,6 +15,8 @@ public struct StartStep: Step {
 
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
+        // A server of this directory that died before (a kill during an earlier start, say).
+        try await StalePidFile.moveAside(from: plan.pgdata, context: context)
         let result = try await context.tools.start(plan.pgdata, logFile: plan.serverLog, timeoutSeconds: max(60, plan.verifyTimeout)) { _ in
             FaultInjection.point(.start, .during)
         }

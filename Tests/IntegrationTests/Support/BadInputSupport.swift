@@ -38,17 +38,6 @@ extension PostgresNode {
             """))
     }
 
-    /// Starts a server that was just crashed: its orphaned children may hold the shared memory
-    /// and the port for a moment after the postmaster died, and `pg_ctl start` then fails.
-    func startAfterCrash() throws {
-        for _ in 0..<20 {
-            let result = try Command.run([sandbox.bindir + "/pg_ctl", "start", "-w", "-D", dataDirectory, "-l", logFile], asPostgres: true)
-            if result.status == 0 { return }
-            usleep(250_000)
-        }
-        try start()
-    }
-
     /// The postmaster's pid, from its postmaster.pid.
     var postmasterPid: Int32? {
         (try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8))

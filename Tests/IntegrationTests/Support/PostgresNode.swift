@@ -65,8 +65,34 @@ final class PostgresNode {
         try appendToFile(dataDirectory + "/postgresql.conf", localSettings())
     }
 
+    /// Right after a crash the killed server's backends may still hold its shared memory for a
+    /// moment, and the new postmaster refuses to start: retry briefly before failing the test.
     func start() throws {
+        for _ in 0..<20 {
+            removeStalePidFile()
+            let result = try Command.run([tool("pg_ctl"), "start", "-w", "-D", dataDirectory, "-l", logFile], asPostgres: true)
+            if result.status == 0 { return }
+            usleep(250_000)
+        }
+        removeStalePidFile()
         try Command.check([tool("pg_ctl"), "start", "-w", "-D", dataDirectory, "-l", logFile], asPostgres: true)
+    }
+
+    /// The pid of postmaster.pid when that process is gone or a zombie. Here nobody reaps a
+    /// killed postmaster (PID 1 is not an init), and PostgreSQL's own lock-file check takes the
+    /// zombie for a running server.
+    var stalePid: Int32? {
+        guard let text = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
+              let pid = Int32(text.split(separator: "\n").first ?? "") else { return nil }
+        if kill(pid, 0) != 0 && errno == ESRCH { return pid }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z") ? pid : nil
+    }
+
+    /// What an operator does before restarting a crashed server by hand.
+    private func removeStalePidFile() {
+        if stalePid != nil { try? FileManager.default.removeItem(atPath: dataDirectory + "/postmaster.pid") }
     }
 
     func stop(mode: String = "fast") throws {
@@ -96,8 +122,10 @@ final class PostgresNode {
         try Command.check([tool("pg_ctl"), "promote", "-w", "-D", dataDirectory], asPostgres: true)
     }
 
+    /// pg_ctl status, except that a zombie postmaster is not running.
     var isRunning: Bool {
-        ((try? Command.run([tool("pg_ctl"), "status", "-D", dataDirectory], asPostgres: true))?.status ?? 1) == 0
+        guard stalePid == nil else { return false }
+        return ((try? Command.run([tool("pg_ctl"), "status", "-D", dataDirectory], asPostgres: true))?.status ?? 1) == 0
     }
 
     /// One SQL statement through psql; rows as "a|b" lines.
