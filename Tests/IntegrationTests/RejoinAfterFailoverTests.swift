@@ -95,5 +95,8 @@ final class RejoinAfterFailoverTests: XCTestCase {
         XCTAssertEqual(names.filter { $0 == "step_finished" }.count, 7, "\(names)")
         XCTAssertEqual(names.last, "result")
         XCTAssertEqual(events.last?["outcome"] as? String, "rejoined")
+        let summary = try XCTUnwrap(events.first { $0["event"] as? String == "summary" })
+        XCTAssertNotNil(summary["lag_bytes"] as? Int, "standby lag at verify: \(summary)")
+        XCTAssertNotNil(summary["step_seconds"] as? [String: Any])
     }
 }

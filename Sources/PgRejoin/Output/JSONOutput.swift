@@ -48,6 +48,7 @@ final class JSONOutput: Output, @unchecked Sendable {
                                              "total_seconds": summary.totalSeconds, "step_seconds": summary.stepSeconds]
                 if let old = summary.oldDataDirectory { object["old_data"] = old }
                 if let report = summary.divergenceReport { object["divergence_report"] = report }
+                if let lag = summary.lagBytes { object["lag_bytes"] = lag }
                 if let log = summary.serverLog { object["server_log"] = log }
                 emit(object)
             }

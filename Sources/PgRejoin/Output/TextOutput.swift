@@ -95,6 +95,7 @@ final class TextOutput: Output, @unchecked Sendable {
                 }
             }
             say("  total time      \(Self.duration(summary.totalSeconds))")
+            if let lag = summary.lagBytes { say("  lag at verify   \(ByteCount.format(lag))") }
             if let old = summary.oldDataDirectory { say("  old data kept   \(old)") }
             if let report = summary.divergenceReport { say("  divergence      \(report)") }
             if let log = summary.serverLog { say("  server log      \(log)") }

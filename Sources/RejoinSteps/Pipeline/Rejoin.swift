@@ -119,7 +119,8 @@ public struct Rejoin {
             totalSeconds: Date().timeIntervalSince(started),
             stepSeconds: Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) }),
             oldDataDirectory: oldData,
-            divergenceReport: context.state.facts["divergence.report"], serverLog: plan.serverLog)
+            divergenceReport: context.state.facts["divergence.report"], serverLog: plan.serverLog,
+            lagBytes: context.state.facts["verify.lag.bytes"].flatMap(UInt64.init))
         delegate.handle(.summary(summary))
         return .rejoined(summary)
     }

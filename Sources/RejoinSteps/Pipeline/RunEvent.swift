@@ -25,6 +25,8 @@ public struct RunSummary: Sendable, Codable {
     /// After a rewind: the report of what was thrown away (the saved WAL is beside it).
     public var divergenceReport: String?
     public var serverLog: String?
+    /// How far replay was behind the upstream when verify passed.
+    public var lagBytes: UInt64? = nil
 }
 
 public protocol RunDelegate: AnyObject, Sendable {

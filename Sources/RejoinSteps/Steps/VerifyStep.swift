@@ -38,14 +38,14 @@ public struct VerifyStep: Step {
                     if rows.isEmpty {
                         waitingFor = "the upstream to list application_name \(plan.nodeName) in pg_stat_replication"
                     } else if rows.contains(where: { $0.first == "streaming" }) {
-                        return ["verify.lsn": target ?? "", "summary": "streaming from \(plan.upstream.address), replayed to \(target ?? "?")"]
+                        return Self.verified(plan, target: target, lag: Self.lag(upstream: upstream, local: local))
                     } else if rows.allSatisfy({ $0.first == nil }) {
                         // The role lacks pg_read_all_stats: the upstream hides the state column.
                         if !warnedPrivilege {
                             context.delegate.handle(.warning("role \(plan.upstream.user) cannot read pg_stat_replication.state on the upstream (grant it pg_monitor); relying on the local WAL receiver"))
                             warnedPrivilege = true
                         }
-                        return ["verify.lsn": target ?? "", "summary": "streaming from \(plan.upstream.address), replayed to \(target ?? "?")"]
+                        return Self.verified(plan, target: target, lag: Self.lag(upstream: upstream, local: local))
                     } else {
                         waitingFor = "the upstream to report \(plan.nodeName) as streaming (now \(rows.compactMap { $0.first ?? nil }.joined(separator: ",")))"
                     }
@@ -58,6 +58,24 @@ public struct VerifyStep: Step {
             }
             try await Task.sleep(nanoseconds: 500_000_000)
         }
+    }
+
+    static func verified(_ plan: RejoinPlan, target: String?, lag: UInt64?) -> [String: String] {
+        var facts = ["verify.lsn": target ?? "",
+                     "summary": "streaming from \(plan.upstream.address), replayed to \(target ?? "?")"
+                        + (lag.map { ", \(ByteCount.format($0)) behind" } ?? "")]
+        if let lag { facts["verify.lag.bytes"] = String(lag) }
+        return facts
+    }
+
+    /// How far the standby's replay is behind the upstream's WAL right now, in bytes. Needs no
+    /// privilege on the upstream: the local replay position is sent as a parameter.
+    static func lag(upstream: PgConnection, local: PgConnection) -> UInt64? {
+        guard let replayed = try? local.value("SELECT pg_last_wal_replay_lsn()::text"),
+              let diff = try? upstream.value("SELECT greatest(pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn), 0)::bigint::text", [replayed]) else {
+            return nil
+        }
+        return UInt64(diff)
     }
 
     static func tail(of path: String, lines: Int) -> [String] {
