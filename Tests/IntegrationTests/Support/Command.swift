@@ -103,16 +103,25 @@ enum Command {
         var description: String { "\(argv.joined(separator: " ")) exited \(result.status): \(result.output)" }
     }
 
+    /// A port nobody listens on, below the kernel's ephemeral range (32768-60999 here): a
+    /// server's port chosen from that range can be taken, while the server is down between a
+    /// crash and a rejoin, as the source port of some client connection.
     static func freePort() -> Int {
+        for _ in 0..<200 {
+            let port = Int.random(in: 20000..<32000)
+            if canBind(port) { return port }
+        }
+        return Int.random(in: 20000..<32000)
+    }
+
+    static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        addr.sin_port = UInt16(port).bigEndian
+        let len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } } == 0
     }
 }
