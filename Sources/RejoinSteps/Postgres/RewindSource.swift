@@ -41,12 +41,17 @@ public enum RewindSource {
         for row in (try? sql.query("SELECT oid::text, datname FROM pg_database WHERE datallowconn")) ?? [] {
             if let oid = row[0], let name = row[1] { databases[oid] = name }
         }
+        // One connection per database, not per relation.
+        var connections: [String: PgConnection?] = [:]
         return relations.map { pair in
             let parts = pair.split(separator: "/").map(String.init)
             guard parts.count == 2, let database = databases[parts[0]] else { return pair }
-            var endpointInDatabase = endpoint
-            endpointInDatabase.database = database
-            guard let connection = try? endpointInDatabase.connectSQL(),
+            if connections[database] == nil {
+                var endpointInDatabase = endpoint
+                endpointInDatabase.database = database
+                connections[database] = .some(try? endpointInDatabase.connectSQL())
+            }
+            guard let connection = connections[database] ?? nil,
                   let name = try? connection.value("SELECT pg_filenode_relation(0, $1::oid)::regclass::text", [parts[1]]) else {
                 return pair
             }

@@ -103,6 +103,9 @@ public struct RewindStep: Step {
         try Files.makeDirectory(walCopy)
         let segmentSize = control.fields["Bytes per WAL segment"].flatMap { UInt64($0) } ?? 16 << 20
         let firstSegment = fork.segment(size: segmentSize)
+        // Only the segments holding fork..end: later names in pg_wal are recycled segments
+        // waiting for reuse (hundreds of MB on a big cluster), not divergence.
+        let lastSegment = end.segment(size: segmentSize)
         let timelineHex = String(format: "%08X", timeline)
         let walDirectory = plan.pgdata + "/pg_wal"
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: walDirectory)) ?? []).filter { name in
@@ -110,12 +113,13 @@ public struct RewindStep: Step {
                   let high = UInt64(name.dropFirst(8).prefix(8), radix: 16),
                   let low = UInt64(name.dropFirst(16), radix: 16) else { return false }
             let segmentsPerId = (UInt64(1) << 32) / segmentSize
-            return high * segmentsPerId + low >= firstSegment
+            let segment = high * segmentsPerId + low
+            return segment >= firstSegment && segment <= lastSegment
         }.sorted()
         for name in names { try Files.copyFile(walDirectory + "/" + name, to: walCopy + "/" + name) }
 
         let dump = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
-            "--path", walCopy, "--timeline", String(timeline), "--start", fork.description,
+            "--path", walCopy, "--timeline", String(timeline), "--start", fork.description, "--end", end.description,
         ]))
         var summary = DivergenceSummary(parsing: dump.standardOutput)
         summary.relations = RewindSource.relationNames(summary.relations, endpoint: plan.upstream)
