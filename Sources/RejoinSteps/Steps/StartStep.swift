@@ -21,8 +21,10 @@ public struct StartStep: Step {
             FaultInjection.point(.start, .during)
         }
         guard result.succeeded else {
+            let logTail = VerifyStep.tail(of: plan.serverLog, lines: 8).joined(separator: "\n  ")
             throw StepError.startFailed(pgdata: plan.pgdata, log: plan.serverLog,
-                                        detail: result.standardErrorTail.last ?? result.statusDescription)
+                                        detail: (result.standardErrorTail.last ?? result.statusDescription)
+                                            + (logTail.isEmpty ? "" : "; the server log ends with:\n  " + logTail))
         }
         return ["server.log": plan.serverLog, "summary": "started"]
     }

@@ -111,6 +111,9 @@ final class PostgresNode {
             return
         }
         kill(pid, SIGKILL)
+        // Reaped like on a machine with an init (we are its subreaper once pg_ctl has exited).
+        var status: Int32 = 0
+        _ = waitpid(pid, &status, 0)
         // Its backends notice the postmaster's death and exit; wait until the port is free.
         for _ in 0..<100 where (try? sql("SELECT 1")) != nil {
             usleep(100_000)
