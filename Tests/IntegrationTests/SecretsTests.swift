@@ -117,7 +117,14 @@ final class SecretsTests: XCTestCase {
         XCTAssertEqual(siblings(of: f.pg1), [])
 
         let name = #"pg1 "east" it's a\b\\c' host=evil"#
-        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address) + ["--node-name", name])
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address) + ["--node-name", name]
+        var result = try sandbox.rejoin(arguments)
+        if result.status == 20 {
+            // A start that failed (seen rarely, right after the crash, on these machines) is what
+            // a rerun is for; this test is about quoting. The first output is kept in the log.
+            print("first run failed, rerunning as documented:\n\(result.output)")
+            result = try sandbox.rejoin(arguments)
+        }
         XCTAssertEqual(result.status, 0, result.output)
         // The upstream sees exactly that name, and the conninfo holds no extra key.
         XCTAssertEqual(try f.pg2.sql("SELECT application_name || '|' || state FROM pg_stat_replication"), name + "|streaming")

@@ -17,8 +17,16 @@ public struct StartStep: Step {
         let plan = context.plan
         // A server of this directory that died before (a kill during an earlier start, say).
         try await StalePidFile.moveAside(from: plan.pgdata, context: context)
-        let result = try await context.tools.start(plan.pgdata, logFile: plan.serverLog, timeoutSeconds: max(60, plan.verifyTimeout)) { _ in
+        var result = try await context.tools.start(plan.pgdata, logFile: plan.serverLog, timeoutSeconds: max(60, plan.verifyTimeout)) { _ in
             FaultInjection.point(.start, .during)
+        }
+        // Right after a crash the old postmaster may linger as a zombie until its parent reaps it,
+        // and PostgreSQL takes that pid in the socket lock file for a live server: a start that
+        // failed at once gets two more tries a second apart.
+        for _ in 0..<2 where !result.succeeded {
+            guard !(try await context.tools.isRunning(plan.pgdata)) else { break }
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            result = try await context.tools.start(plan.pgdata, logFile: plan.serverLog, timeoutSeconds: max(60, plan.verifyTimeout))
         }
         guard result.succeeded else {
             let logTail = VerifyStep.tail(of: plan.serverLog, lines: 8).joined(separator: "\n  ")

@@ -111,14 +111,18 @@ final class PostgresNode {
             return
         }
         kill(pid, SIGKILL)
-        // Reaped like on a machine with an init (we are its subreaper once pg_ctl has exited).
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
         // Its backends notice the postmaster's death and exit; wait until the port is free.
         for _ in 0..<100 where (try? sql("SELECT 1")) != nil {
             usleep(100_000)
         }
         usleep(300_000)
+        // PID 1 here reaps nothing, so the killed postmaster may stay a zombie, and PostgreSQL
+        // takes a zombie's pid in the socket lock file for a live server. On a machine with an
+        // init the pid would be gone and the lock file stale: make it so. (postmaster.pid stays:
+        // a stale one is part of the crashed state pg-rejoin must handle.)
+        if stalePid == pid {
+            try? FileManager.default.removeItem(atPath: "\(socketDirectory)/.s.PGSQL.\(port).lock")
+        }
     }
 
     func promote() throws {

@@ -9,18 +9,7 @@ final class Sandbox {
     let password = "s3cret-Pa55-\(UUID().uuidString.prefix(8))"
     let passfile: String
 
-    /// PID 1 here is no init: a killed postmaster would stay a zombie, and PostgreSQL takes
-    /// a zombie's pid in a leftover lock file for a live server. As a child subreaper the test
-    /// process inherits orphaned postmasters and reaps the ones it kills, as a real init would.
-    static let becomeSubreaper: Void = {
-        // prctl is variadic, which Swift cannot call: look it up with a fixed signature.
-        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
-        guard let symbol = dlsym(nil, "prctl") else { return }  // RTLD_DEFAULT is NULL on glibc
-        _ = unsafeBitCast(symbol, to: Prctl.self)(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
-    }()
-
     init() throws {
-        Sandbox.becomeSubreaper
         root = "/tmp/pg-rejoin-test-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
