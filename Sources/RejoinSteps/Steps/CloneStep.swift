@@ -89,12 +89,3 @@ public final class ProgressParser: @unchecked Sendable {
         return (d, t > 0 ? t : fallbackTotal)
     }
 }
-
-/// The pid of a running child, set from its start callback, read from its output callback.
-final class ChildPid: @unchecked Sendable {
-    private let lock = NSLock()
-    private var pid: pid_t = 0
-    func set(_ value: pid_t) { lock.withLock { pid = value } }
-    var value: pid_t { lock.withLock { pid } }
-}
-
