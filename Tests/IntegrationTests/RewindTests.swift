@@ -16,6 +16,18 @@ final class RewindTests: XCTestCase {
         XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders WHERE note = 'lost'"), "0", file: file, line: line)
     }
 
+    /// --method rewind must refuse without touching PGDATA, so pg_rewind checks in a dry run
+    /// first; under auto a failed pg_rewind ends in a full copy anyway, and the dry run is skipped.
+    func testExplicitRewindChecksWithADryRunFirstAndAutoDoesNot() throws {
+        let f = try Failover.make(in: sandbox)
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind"))
+        XCTAssertEqual(result.status, 0, result.output)
+        try assertStreamsWithUpstreamRows(f)
+        let journal = try String(contentsOfFile: f.pg1.dataDirectory + ".rejoin/journal.jsonl", encoding: .utf8)
+        XCTAssertTrue(journal.contains(#""rewind.dry-run":"passed""#), journal)
+        XCTAssertFalse(journal.contains("skipped under auto"), journal)
+    }
+
     func testCrashedDivergedPrimaryIsRewoundInPlaceAndTheDivergenceIsReported() throws {
         let f = try Failover.make(in: sandbox)
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
@@ -37,6 +49,8 @@ final class RewindTests: XCTestCase {
         XCTAssertTrue(report.contains("commits after the fork: 1"), report)
         XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: "\(work)/\(divergence)/wal").isEmpty)
         XCTAssertTrue(result.stdout.contains(divergence), "the output says where the saved WAL is")
+        let journal = try String(contentsOfFile: work + "/journal.jsonl", encoding: .utf8)
+        XCTAssertTrue(journal.contains("skipped under auto"), journal)
     }
 
     func testWithoutWalLogHintsRewindRefusesAndAutoCopiesInstead() throws {

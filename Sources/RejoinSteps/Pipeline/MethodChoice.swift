@@ -3,7 +3,9 @@ import Foundation
 /// Chooses between pg_rewind (time follows the divergence) and pg_basebackup (time follows the
 /// database size), from named checks, and records why in the plan.
 public enum MethodChoice {
-    public static func choose(_ plan: RejoinPlan, requested: RejoinMethod, tools: PgTools) async throws -> RejoinPlan {
+    /// `control` and `upstreamTimeline`: what preflight just read.
+    public static func choose(_ plan: RejoinPlan, requested: RejoinMethod, tools: PgTools,
+                              control: ControlData, upstreamTimeline: Int) async throws -> RejoinPlan {
         var plan = plan
         plan.requestedMethod = requested.rawValue
         let keepConfig = plan.steps.contains(.keepLocalConfig)
@@ -11,9 +13,6 @@ public enum MethodChoice {
             plan.decisions = ["method basebackup: requested"]
             return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
         }
-        let control = try await tools.controlData(plan.pgdata)
-        let identity = try plan.upstream.connectReplication().query("IDENTIFY_SYSTEM").first
-        let upstreamTimeline = identity?[1].flatMap { Int($0) } ?? 0
         let checks = RewindChecks.run(control: control, tools: tools, endpoint: plan.upstream, upstreamTimeline: upstreamTimeline)
         plan.decisions = checks.map { "rewind check \($0.line)" }
         let failed = checks.filter { !$0.passed }

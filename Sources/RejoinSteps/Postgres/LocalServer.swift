@@ -29,8 +29,10 @@ public enum LocalServerState: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    public static func inspect(_ dataDirectory: String, tools: PgTools) async throws -> LocalServerState {
-        let control = try await tools.controlData(dataDirectory)
+    /// `control`: pg_controldata's answer when the caller just read it (preflight does).
+    public static func inspect(_ dataDirectory: String, tools: PgTools, control known: ControlData? = nil) async throws -> LocalServerState {
+        let control: ControlData
+        if let known { control = known } else { control = try await tools.controlData(dataDirectory) }
         guard let pidFile = PostmasterPid.read(dataDirectory: dataDirectory) else {
             return .stopped(clean: control.isCleanShutdown)
         }

@@ -20,10 +20,19 @@ public enum PgBinaries {
     public static func resolve(explicit: String?, majorVersion: Int?, children: ChildProcessRunner) async throws -> String {
         var searched: [String] = []
         var candidates: [String] = []
+        func usable(_ dir: String) -> Bool {
+            access(dir + "/pg_ctl", X_OK) == 0 && access(dir + "/pg_basebackup", X_OK) == 0
+        }
         if let explicit {
             candidates = [explicit]
         } else {
-            if let major = majorVersion { candidates.append("/usr/lib/postgresql/\(major)/bin") }
+            if let major = majorVersion {
+                let debian = "/usr/lib/postgresql/\(major)/bin"
+                // Debian's /usr/bin/pg_config is a wrapper script that answers for the newest
+                // version installed, not for this cluster's: the versioned directory comes first.
+                if usable(debian) { return debian }
+                candidates.append(debian)
+            }
             if let pgConfig = findInPath("pg_config", path: children.baseEnvironment["PATH"]),
                let result = try? await children.run(ChildCommand(pgConfig, ["--bindir"])), result.succeeded {
                 candidates.append(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -34,7 +43,7 @@ public enum PgBinaries {
         }
         for dir in candidates where !dir.isEmpty {
             searched.append(dir)
-            if access(dir + "/pg_ctl", X_OK) == 0 && access(dir + "/pg_basebackup", X_OK) == 0 { return dir }
+            if usable(dir) { return dir }
         }
         throw BinaryError.notFound(tool: "pg_ctl and pg_basebackup", searched: searched.isEmpty ? ["PATH"] : searched)
     }
@@ -87,7 +96,45 @@ public struct PgTools: Sendable {
         if let argv = startCommand, let program = argv.first {
             return try await children.run(ChildCommand(program, Array(argv.dropFirst())).withoutPassword(), onStart: onStart)
         }
-        return try await children.run(ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]).withoutPassword(),
-                               onStart: onStart)
+        let command = ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]).withoutPassword()
+        let children = self.children
+        // A pid file already there is not this start's server (pg_ctl will refuse to start then).
+        let earlier = PostmasterPid.read(dataDirectory: dataDirectory)?.pid
+        // pg_ctl -w looks at postmaster.pid ten times a second. pg-rejoin looks a hundred times a
+        // second and stops waiting as soon as the server says it is ready: pg_ctl has nothing
+        // left to do then but print "server started", and the server is in a session of its own
+        // (pg_ctl calls setsid), out of reach of the SIGTERM that ends pg_ctl's wait. Failures
+        // are still pg_ctl's to find and report.
+        return try await withThrowingTaskGroup(of: ChildResult?.self) { group in
+            group.addTask {
+                do {
+                    return try await children.run(command, onStart: onStart)
+                } catch is CancellationError {
+                    return nil
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    if Self.reportsReady(dataDirectory, notPid: earlier) { return nil }
+                    try await Task.sleep(nanoseconds: 10_000_000)
+                }
+                return nil
+            }
+            guard let first = try await group.next() else { return ChildResult(exitCode: nil, signal: nil, standardOutput: "", standardErrorTail: []) }
+            group.cancelAll()
+            if let result = first { return result }
+            if Task.isCancelled { throw CancellationError() }
+            // The server is ready; pg_ctl's end (SIGTERM) does not change that.
+            _ = try? await group.next()
+            return ChildResult(exitCode: 0, signal: nil, standardOutput: "", standardErrorTail: ["server ready (postmaster.pid)"])
+        }
+    }
+
+    /// The server of `dataDirectory` runs and reports "ready" (or "standby": a hot standby that
+    /// accepts connections), which is what pg_ctl -w waits for.
+    static func reportsReady(_ dataDirectory: String, notPid earlier: Int32?) -> Bool {
+        guard let pidFile = PostmasterPid.read(dataDirectory: dataDirectory), pidFile.pid != earlier,
+              pidFile.status == "ready" || pidFile.status == "standby" else { return false }
+        return kill(pidFile.pid, 0) == 0 && !LocalServerState.isZombie(pidFile.pid)
     }
 }

@@ -34,28 +34,30 @@ public enum RewindSource {
     }
 
     /// The relation names behind "database-oid/relfilenode" pairs, asked of the upstream
-    /// (same catalogs up to the fork). Unknown ones keep their numbers.
+    /// (same catalogs up to the fork): one connection and one query per database. Unknown ones
+    /// keep their numbers.
     public static func relationNames(_ relations: [String], endpoint: UpstreamEndpoint) -> [String] {
         guard !relations.isEmpty, let sql = try? endpoint.connectSQL() else { return relations }
         var databases: [String: String] = [:]
         for row in (try? sql.query("SELECT oid::text, datname FROM pg_database WHERE datallowconn")) ?? [] {
             if let oid = row[0], let name = row[1] { databases[oid] = name }
         }
-        // One connection per database, not per relation.
-        var connections: [String: PgConnection?] = [:]
-        return relations.map { pair in
-            let parts = pair.split(separator: "/").map(String.init)
-            guard parts.count == 2, let database = databases[parts[0]] else { return pair }
-            if connections[database] == nil {
-                var endpointInDatabase = endpoint
-                endpointInDatabase.database = database
-                connections[database] = .some(try? endpointInDatabase.connectSQL())
+        var names: [String: String] = [:]
+        let byDatabase = Dictionary(grouping: relations) { $0.split(separator: "/").first.map(String.init) ?? "" }
+        for (oid, pairs) in byDatabase {
+            guard let database = databases[oid] else { continue }
+            var endpointInDatabase = endpoint
+            endpointInDatabase.database = database
+            guard let connection = database == endpoint.database ? sql : try? endpointInDatabase.connectSQL() else { continue }
+            let filenodes = pairs.compactMap { $0.split(separator: "/").last.flatMap { UInt32($0) } }
+            let array = "{" + filenodes.map(String.init).joined(separator: ",") + "}"
+            let rows = (try? connection.query("""
+                SELECT f::text, pg_filenode_relation(0, f)::regclass::text FROM unnest($1::oid[]) AS f
+                """, [array])) ?? []
+            for row in rows {
+                if let filenode = row[0], let name = row[1] { names["\(oid)/\(filenode)"] = "\(database).\(name)" }
             }
-            guard let connection = connections[database] ?? nil,
-                  let name = try? connection.value("SELECT pg_filenode_relation(0, $1::oid)::regclass::text", [parts[1]]) else {
-                return pair
-            }
-            return "\(database).\(name)"
         }
+        return relations.map { names[$0] ?? $0 }
     }
 }

@@ -7,7 +7,9 @@ import Glibc
 public enum PreflightOutcome: Sendable {
     /// The node already streams from the upstream: nothing to do.
     case alreadyStandby(UpstreamAddress)
-    case plan(RejoinPlan, local: LocalServerState)
+    /// `control` and `upstreamTimeline` as preflight read them, so choosing the method need not
+    /// ask again a moment later.
+    case plan(RejoinPlan, local: LocalServerState, control: ControlData, upstreamTimeline: Int)
 }
 
 /// Step 1: changes nothing. Proves everything the destructive steps rely on (safety invariant 3)
@@ -61,7 +63,7 @@ public struct PreflightStep {
         let bindir = try await PgBinaries.resolve(explicit: options.bindir, majorVersion: localMajor, children: children)
         let tools = PgTools(bindir: bindir, children: children)
         let control = try await tools.controlData(pgdata)
-        let localState = try await LocalServerState.inspect(pgdata, tools: tools)
+        let localState = try await LocalServerState.inspect(pgdata, tools: tools, control: control)
         logger.info("local server", metadata: ["pg.datadir": "\(pgdata)", "pg.state": "\(localState)"])
 
         let endpoint = options.endpoint
@@ -125,7 +127,7 @@ public struct PreflightStep {
             systemIdentifier: localID, method: "basebackup", steps: steps, localUser: user,
             serverLog: paths.workDirectory + "/postgresql-\(runID).log", verifyTimeout: options.verifyTimeout,
             upstreamBytes: upstream.databaseBytes, maxRate: options.maxRate)
-        return .plan(plan, local: localState)
+        return .plan(plan, local: localState, control: control, upstreamTimeline: upstream.timeline)
     }
 
     /// What preflight knows about the local cluster, to hold against the upstream.

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Rewind path, step 4: decide from the timeline history whether the node diverged; if it did,
-/// save what will be thrown away (the local WAL from the fork point and a pg_waldump report),
-/// check with `pg_rewind --dry-run`, then rewind in place. pg_rewind cannot be resumed: if it
+/// save what will be thrown away (the local WAL from the fork point, and a pg_waldump report
+/// written while pg_rewind runs), then rewind in place (after a `pg_rewind --dry-run` when the
+/// operator asked for rewind and nothing else). pg_rewind cannot be resumed: if it
 /// fails or is interrupted, the run falls back to a full copy (auto) with this directory kept
 /// aside like any old data directory.
 public struct RewindStep: Step {
@@ -38,12 +39,27 @@ public struct RewindStep: Step {
         case let .unrelatedTimelines(local, upstream):
             throw RewindError.notPossible(reasons: ["the local timeline \(local) is not in the upstream's timeline \(upstream) history"])
         case let .diverged(fork, end):
-            let saved = try await saveDivergence(context, fork: fork, end: end, timeline: localTimeline, control: control)
+            let saved = try saveDivergentWAL(context, fork: fork, end: end, timeline: localTimeline, control: control)
             try saveLocalConfig(context)
-            context.delegate.handle(.info("diverged at \(fork) (local WAL ends at \(end)); what a rewind throws away is saved in \(saved.directory): \(saved.headline)"))
-            try await rewind(context, dryRun: true)
-            try await rewind(context, dryRun: false)
+            context.delegate.handle(.info("diverged at \(fork) (local WAL ends at \(end)); the WAL a rewind throws away is saved in \(saved.walCopy)"))
+            // The report reads only the saved copy and the upstream's catalogs, so it is written
+            // while pg_rewind runs instead of before it.
+            async let headline = writeReport(context, saved: saved, fork: fork, end: end, timeline: localTimeline)
+            // An explicit --method rewind must refuse without touching PGDATA, so pg_rewind first
+            // checks in a dry run. Under auto any pg_rewind failure ends in the full copy anyway,
+            // and pg_rewind makes the same checks before its first write: a dry run would only
+            // double the time.
+            let dryRunFirst = plan.requestedMethod == RejoinMethod.rewind.rawValue
+            do {
+                if dryRunFirst { try await rewind(context, dryRun: true) }
+                try await rewind(context, dryRun: false)
+            } catch {
+                _ = await headline
+                throw error
+            }
+            context.delegate.handle(.info("divergence report \(saved.directory)/report.txt: \(await headline)"))
             return ["rewind.decision": "rewound", "rewind.fork": fork.description, "divergence.report": saved.directory + "/report.txt",
+                    "rewind.dry-run": dryRunFirst ? "passed" : "skipped under auto (a failed pg_rewind falls back to a full copy)",
                     "summary": "rewound from the fork at \(fork); divergent WAL saved in \(saved.directory)"]
         }
     }
@@ -89,12 +105,13 @@ public struct RewindStep: Step {
 
     struct Saved {
         var directory: String
-        var headline: String
+        var walCopy: String
+        var segments: Int
     }
 
-    /// Copies the local WAL segments from the fork's segment on, and writes a pg_waldump report
-    /// of the records after the fork. Idempotent: a rerun overwrites both.
-    func saveDivergence(_ context: RunContext, fork: LSN, end: LSN, timeline: Int, control: ControlData) async throws -> Saved {
+    /// Copies the local WAL segments that hold fork..end into the working directory. Idempotent:
+    /// a rerun copies them again.
+    func saveDivergentWAL(_ context: RunContext, fork: LSN, end: LSN, timeline: Int, control: ControlData) throws -> Saved {
         let plan = context.plan
         let directory = plan.workDirectory + "/divergence-\(plan.runID)"
         let walCopy = directory + "/wal"
@@ -117,31 +134,52 @@ public struct RewindStep: Step {
             return segment >= firstSegment && segment <= lastSegment
         }.sorted()
         for name in names { try Files.copyFile(walDirectory + "/" + name, to: walCopy + "/" + name) }
+        return Saved(directory: directory, walCopy: walCopy, segments: names.count)
+    }
 
-        let dump = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
-            "--path", walCopy, "--timeline", String(timeline), "--start", fork.description, "--end", end.description,
-        ]))
-        var summary = DivergenceSummary(parsing: dump.standardOutput)
-        summary.relations = RewindSource.relationNames(summary.relations, endpoint: plan.upstream)
-        let rmgrs = summary.recordsByResourceManager.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }
-        let report = """
-            pg-rejoin divergence report, run \(plan.runID)
-            data directory:   \(plan.pgdata)
-            timeline:         \(timeline), forked by the upstream at \(fork); local WAL ends at \(end)
-            records after the fork: \(summary.records) (first \(summary.firstLSN ?? "-"), last \(summary.lastLSN ?? "-"))
-            commits after the fork: \(summary.commits), last commit at \(summary.lastCommitTime ?? "-")
-            relations written after the fork:
-            \(summary.relations.map { "  " + $0 }.joined(separator: "\n"))
-            records by resource manager:
-            \(rmgrs.joined(separator: "\n"))
-            saved WAL segments (\(names.count)): \(walCopy)
-            inspect with: pg_waldump --path \(walCopy) --timeline \(timeline) --start \(fork)
+    /// Writes `report.txt` beside the saved WAL from pg_waldump's records after the fork, read
+    /// as they stream. Returns its one-line headline. A report that cannot be written is a
+    /// warning, not a failure: the WAL it describes is saved either way.
+    func writeReport(_ context: RunContext, saved: Saved, fork: LSN, end: LSN, timeline: Int) async -> String {
+        let plan = context.plan
+        do {
+            let (dump, builder) = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
+                "--path", saved.walCopy, "--timeline", String(timeline), "--start", fork.description, "--end", end.description,
+            ]), reducingOutputInto: DivergenceSummary.Builder()) { builder, chunk in builder.feed(chunk) }
+            var summary = builder.summary
+            summary.relations = RewindSource.relationNames(summary.relations, endpoint: plan.upstream)
+            let rmgrs = summary.recordsByResourceManager.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }
+            // pg_waldump ends with an error at the end of valid WAL; only say so when it read nothing.
+            let waldumpNote = summary.records == 0 && !dump.succeeded
+                ? "pg_waldump read no records: \(dump.standardErrorTail.suffix(2).joined(separator: "; "))\n" : ""
+            let report = """
+                pg-rejoin divergence report, run \(plan.runID)
+                data directory:   \(plan.pgdata)
+                timeline:         \(timeline), forked by the upstream at \(fork); local WAL ends at \(end)
+                records after the fork: \(summary.records) (first \(summary.firstLSN ?? "-"), last \(summary.lastLSN ?? "-"))
+                commits after the fork: \(summary.commits), last commit at \(summary.lastCommitTime ?? "-")
+                relations written after the fork:
+                \(summary.relations.map { "  " + Self.described($0) }.joined(separator: "\n"))
+                records by resource manager:
+                \(rmgrs.joined(separator: "\n"))
+                \(waldumpNote)saved WAL segments (\(saved.segments)): \(saved.walCopy)
+                inspect with: pg_waldump --path \(saved.walCopy) --timeline \(timeline) --start \(fork)
 
-            """
-        try Files.writeAtomically(Data(report.utf8), to: directory + "/report.txt", mode: 0o600)
-        let headline = "\(summary.commits) commits, \(summary.records) records"
-            + (summary.relations.isEmpty ? "" : " touching \(summary.relations.prefix(5).joined(separator: ", "))")
-        return Saved(directory: directory, headline: headline)
+                """
+            try Files.writeAtomically(Data(report.utf8), to: saved.directory + "/report.txt", mode: 0o600)
+            return "\(summary.commits) commits, \(summary.records) records"
+                + (summary.relations.isEmpty ? "" : " touching \(summary.relations.prefix(5).joined(separator: ", "))")
+        } catch {
+            let reason = (error as? LocalizedError)?.errorDescription ?? "\(error)"
+            context.delegate.handle(.warning("the divergence report was not written (\(reason)); the WAL itself is saved in \(saved.walCopy)"))
+            return "no report (\(reason))"
+        }
+    }
+
+    /// A relation the upstream could not name keeps its "database-oid/relfilenode" numbers:
+    /// most often a table created after the fork, which only the old data directory knows.
+    static func described(_ relation: String) -> String {
+        relation.contains(".") ? relation : relation + " (unknown to the upstream: created after the fork, or dropped since)"
     }
 
     /// pg_rewind copies the upstream's config files over the node's own; keep-local-config puts

@@ -103,6 +103,22 @@ public struct ChildProcessRunner: Sendable {
     public func run(_ command: ChildCommand,
                     onStart: @escaping @Sendable (pid_t) -> Void = { _ in },
                     onStandardError: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChildResult {
+        let (result, bytes) = try await run(command, reducingOutputInto: [UInt8](), onStart: onStart,
+                                            onStandardError: onStandardError) { collected, chunk in
+            collected.append(contentsOf: chunk)
+        }
+        var withOutput = result
+        withOutput.standardOutput = String(decoding: bytes, as: UTF8.self)
+        return withOutput
+    }
+
+    /// Like `run`, but stdout is not kept: each chunk read from the pipe goes to `reduce`, so a
+    /// child that writes a lot (pg_waldump) costs neither memory nor per-line overhead. The
+    /// result's `standardOutput` is empty.
+    public func run<State: Sendable>(_ command: ChildCommand, reducingOutputInto initial: State,
+                                     onStart: @escaping @Sendable (pid_t) -> Void = { _ in },
+                                     onStandardError: @escaping @Sendable (String) -> Void = { _ in },
+                                     _ reduce: @escaping @Sendable (inout State, UnsafeRawBufferPointer) -> Void) async throws -> (ChildResult, State) {
         var environment: [Environment.Key: String] = [:]
         for (key, value) in baseEnvironment.merging(command.environment, uniquingKeysWith: { $1 })
             where !command.withoutEnvironment.contains(key) {
@@ -121,22 +137,22 @@ public struct ChildProcessRunner: Sendable {
                 input: .none,
                 output: .sequence,
                 error: .sequence
-            ) { execution -> (String, [String]) in
+            ) { execution -> (State, [String]) in
                 let pid = execution.processIdentifier.value
                 onStart(pid)
                 return try await withTaskCancellationHandler {
-                    try await Self.drain(execution: execution, onStandardError: onStandardError)
+                    try await Self.drain(execution: execution, into: initial, reduce: reduce, onStandardError: onStandardError)
                 } onCancel: {
                     ProcessGroup.terminate(pid)
                 }
             }
             if Task.isCancelled { throw CancellationError() }
-            let (stdout, stderrTail) = result.closureResult
+            let (state, stderrTail) = result.closureResult
             switch result.terminationStatus {
             case let .exited(code):
-                return ChildResult(exitCode: code, signal: nil, standardOutput: stdout, standardErrorTail: stderrTail)
+                return (ChildResult(exitCode: code, signal: nil, standardOutput: "", standardErrorTail: stderrTail), state)
             case let .signaled(sig):
-                return ChildResult(exitCode: nil, signal: sig, standardOutput: stdout, standardErrorTail: stderrTail)
+                return (ChildResult(exitCode: nil, signal: sig, standardOutput: "", standardErrorTail: stderrTail), state)
             }
         } catch let error as ChildProcessError {
             throw error
@@ -148,27 +164,32 @@ public struct ChildProcessRunner: Sendable {
         }
     }
 
-    private static func drain(execution: Execution<NoInput, SequenceOutput, SequenceOutput>,
-                              onStandardError: @escaping @Sendable (String) -> Void) async throws -> (String, [String]) {
-                async let out: String = {
-                    var collected = ""
-                    for try await line in execution.standardOutput.strings() {
-                        collected += line + "\n"
-                    }
-                    return collected
-                }()
-                async let err: [String] = {
-                    var tail: [String] = []
-                    for try await line in execution.standardError.strings() {
-                        let trimmed = line.trimmingCharacters(in: .whitespaces)
-                        if trimmed.isEmpty { continue }
-                        onStandardError(trimmed)
-                        tail.append(trimmed)
-                        if tail.count > 200 { tail.removeFirst(tail.count - 100) }
-                    }
-                    return tail
-                }()
-                return try await (out, err)
+    /// stdout and stderr concurrently: a child blocked on a full stderr pipe would never finish
+    /// its stdout. stdout is read in the pipe's chunks; stderr by line, for progress and errors.
+    private static func drain<State: Sendable>(
+        execution: Execution<NoInput, SequenceOutput, SequenceOutput>, into initial: State,
+        reduce: @escaping @Sendable (inout State, UnsafeRawBufferPointer) -> Void,
+        onStandardError: @escaping @Sendable (String) -> Void
+    ) async throws -> (State, [String]) {
+        async let out: State = {
+            var state = initial
+            for try await chunk in execution.standardOutput {
+                chunk.withUnsafeBytes { reduce(&state, $0) }
+            }
+            return state
+        }()
+        async let err: [String] = {
+            var tail: [String] = []
+            for try await line in execution.standardError.strings() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty { continue }
+                onStandardError(trimmed)
+                tail.append(trimmed)
+                if tail.count > 200 { tail.removeFirst(tail.count - 100) }
+            }
+            return tail
+        }()
+        return try await (out, err)
     }
 
     /// Runs and throws unless the child exited 0.

@@ -22,6 +22,7 @@ public struct FileIdentity: Codable, Hashable, Sendable, CustomStringConvertible
 
 public enum FileError: LocalizedError, Equatable {
     case open(path: String, errno: Int32)
+    case read(path: String, errno: Int32)
     case write(path: String, errno: Int32)
     case sync(path: String, errno: Int32)
     case rename(from: String, to: String, errno: Int32)
@@ -31,6 +32,7 @@ public enum FileError: LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case let .open(path, e): return "cannot open \(path): \(String(cString: strerror(e))); check that it exists and that the data directory's owner may read it"
+        case let .read(path, e): return "cannot read \(path): \(String(cString: strerror(e))); the disk may be failing, check the kernel log"
         case let .write(path, e): return "cannot write \(path): \(String(cString: strerror(e))); check free space and permissions"
         case let .sync(path, e): return "cannot fsync \(path): \(String(cString: strerror(e))); the disk may be failing, check the kernel log"
         case let .rename(from, to, e): return "cannot rename \(from) to \(to): \(String(cString: strerror(e))); both must be on the same filesystem and the parent writable"
@@ -97,18 +99,20 @@ public enum Files {
     }
 
     public static func writeAll(fd: Int32, _ data: Data, path: String) throws {
-        try data.withUnsafeBytes { (buf: UnsafeRawBufferPointer) in
-            guard var base = buf.baseAddress else { return }
-            var left = buf.count
-            while left > 0 {
-                let n = Glibc.write(fd, base, left)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileError.write(path: path, errno: errno)
-                }
-                left -= n
-                base += n
+        try data.withUnsafeBytes { try writeAll(fd: fd, $0, path: path) }
+    }
+
+    public static func writeAll(fd: Int32, _ buf: UnsafeRawBufferPointer, path: String) throws {
+        guard var base = buf.baseAddress else { return }
+        var left = buf.count
+        while left > 0 {
+            let n = Glibc.write(fd, base, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.write(path: path, errno: errno)
             }
+            left -= n
+            base += n
         }
     }
 
@@ -155,13 +159,42 @@ public enum Files {
     }
 
     /// Copies one regular file, keeping its mode, and fsyncs the copy.
+    /// Copies a file durably (temporary name, fsync, rename) without holding it in memory: WAL
+    /// segments are 16 MB each, and memory must not grow with what is copied.
     public static func copyFile(_ from: String, to: String) throws {
-        guard let data = FileManager.default.contents(atPath: from) else {
-            throw FileError.open(path: from, errno: errno)
-        }
+        let source = open(from, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw FileError.open(path: from, errno: errno) }
+        defer { close(source) }
         var st = stat()
-        let mode: mode_t = stat(from, &st) == 0 ? (st.st_mode & 0o7777) : 0o600
-        try writeAtomically(data, to: to, mode: mode)
+        let mode: mode_t = fstat(source, &st) == 0 ? (st.st_mode & 0o7777) : 0o600
+        let tmp = to + ".pg-rejoin-tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileError.create(path: tmp, errno: errno) }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(tmp) }
+        }
+        try copyContents(from: source, path: from, to: fd, path: tmp)
+        guard fchmod(fd, mode) == 0, Glibc.fsync(fd) == 0 else { throw FileError.sync(path: tmp, errno: errno) }
+        try rename(tmp, to: to)
+        ok = true
+    }
+
+    /// A read/write loop through a 1 MB buffer: memory stays flat whatever the file's size.
+    static func copyContents(from source: Int32, path sourcePath: String, to destination: Int32, path destinationPath: String) throws {
+        let size = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = Glibc.read(source, buffer, size)
+            if n == 0 { return }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.read(path: sourcePath, errno: errno)
+            }
+            try writeAll(fd: destination, UnsafeRawBufferPointer(start: buffer, count: n), path: destinationPath)
+        }
     }
 
     public static func owner(of path: String) -> (uid: uid_t, gid: gid_t)? {
