@@ -13,6 +13,17 @@ public enum RewindSource {
         try sql.value("SELECT timeline_id FROM pg_control_checkpoint()").flatMap { Int($0) }
     }
 
+    /// The upstream's timeline, its WAL position and its timeline history, over one replication
+    /// connection (IDENTIFY_SYSTEM, then TIMELINE_HISTORY).
+    public static func position(of endpoint: UpstreamEndpoint) throws -> (timeline: Int, end: LSN, history: TimelineHistory) {
+        let replication = try endpoint.connectReplication()
+        guard let identity = try replication.query("IDENTIFY_SYSTEM").first, identity.count >= 3,
+              let timeline = identity[1].flatMap({ Int($0) }), let end = identity[2].flatMap({ LSN($0) }) else {
+            throw PgError.unexpectedResult(target: replication.target, sql: "IDENTIFY_SYSTEM")
+        }
+        return (timeline, end, try history(replication, timeline: timeline))
+    }
+
     /// TIMELINE_HISTORY over a replication connection: the history file of `timeline`.
     public static func history(_ replication: PgConnection, timeline: Int) throws -> TimelineHistory {
         guard timeline > 1 else { return TimelineHistory(parsing: "") }

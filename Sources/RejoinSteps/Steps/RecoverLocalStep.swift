@@ -19,21 +19,37 @@ public struct RecoverLocalStep: Step {
 
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
-        try await StalePidFile.moveAside(from: plan.pgdata, context: context)
+        let before = try await context.tools.controlData(plan.pgdata)
+        try await StalePidFile.moveAside(from: plan.pgdata, context: context, control: before)
         let command = ChildCommand(context.tools.path("postgres"), [
             "--single", "-D", plan.pgdata,
             "-c", "archive_mode=off", "-c", "listen_addresses=", "-c", "hot_standby=off",
             "-c", "restore_command=", "-c", "archive_command=",
             "template1",
         ]).withoutPassword()
+        // While recovery runs, the WAL after the fork is saved: the rewind step needs it saved
+        // before pg_rewind starts, and recovery only reads it (and appends its checkpoint).
+        async let saved: String = Self.saveDivergentWAL(plan: plan, control: before)
         // stdin is /dev/null: the single-user backend recovers, reads EOF and shuts down cleanly.
         let result = try await context.children.run(command)
+        let savedNote = await saved
         let control = try await context.tools.controlData(plan.pgdata)
         guard control.isCleanShutdown else {
             throw RewindError.recoveryFailed(pgdata: plan.pgdata,
                                              detail: result.standardErrorTail.suffix(3).joined(separator: "; "))
         }
-        return ["summary": "crash recovery done; \(control.clusterState ?? "shut down") at \(control.checkpointLocation ?? "?")"]
+        return ["summary": "crash recovery done; \(control.clusterState ?? "shut down") at \(control.checkpointLocation ?? "?")" + savedNote]
+    }
+
+    /// Copies the local WAL from the fork the upstream's history names for our timeline. Never
+    /// fails the step: whatever is not saved here, the rewind step saves after recovery.
+    static func saveDivergentWAL(plan: RejoinPlan, control: ControlData) -> String {
+        guard let timeline = control.timeline,
+              let (upstreamTimeline, _, history) = try? RewindSource.position(of: plan.upstream),
+              upstreamTimeline > timeline, let fork = history.forkPoint(of: timeline) else { return "" }
+        let wal = DivergentWAL(plan: plan, control: control)
+        guard let count = try? wal.save(from: plan.pgdata, timeline: timeline, fork: fork, through: nil) else { return "" }
+        return "; meanwhile \(count) WAL segment(s) from the fork at \(fork) saved in \(wal.walCopy)"
     }
 }
 

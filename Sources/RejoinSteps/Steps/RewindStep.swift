@@ -20,18 +20,15 @@ public struct RewindStep: Step {
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
         let control = try await context.tools.controlData(plan.pgdata)
-        let replication = try plan.upstream.connectReplication()
-        guard let identity = try replication.query("IDENTIFY_SYSTEM").first, identity.count >= 3,
-              let upstreamTimeline = identity[1].flatMap({ Int($0) }), let upstreamEnd = identity[2].flatMap({ LSN($0) }) else {
-            throw PgError.unexpectedResult(target: replication.target, sql: "IDENTIFY_SYSTEM")
-        }
-        let history = try RewindSource.history(replication, timeline: upstreamTimeline)
+        let (upstreamTimeline, upstreamEnd, history) = try RewindSource.position(of: plan.upstream)
         let localTimeline = control.timeline ?? 0
         let localEnd = Self.localEnd(control)
         let divergence = Divergence.decide(localTimeline: localTimeline, localEnd: localEnd,
                                            upstreamTimeline: upstreamTimeline, upstreamEnd: upstreamEnd, history: history)
         switch divergence {
         case let .notDiverged(fork):
+            // Crash recovery may have saved the fork's segment in case: nothing after the fork, nothing to keep.
+            try? Files.removeTree(DivergentWAL(plan: plan, control: control).directory)
             let at = fork.map { " (fork at \($0), local WAL ends at \(localEnd))" } ?? ""
             return ["rewind.decision": "not-diverged", "summary": "not diverged\(at): no rewind needed, only standby config"]
         case let .aheadOnSameTimeline(local, upstream):
@@ -39,12 +36,14 @@ public struct RewindStep: Step {
         case let .unrelatedTimelines(local, upstream):
             throw RewindError.notPossible(reasons: ["the local timeline \(local) is not in the upstream's timeline \(upstream) history"])
         case let .diverged(fork, end):
-            let saved = try saveDivergentWAL(context, fork: fork, end: end, timeline: localTimeline, control: control)
+            // Usually saved already, while crash recovery ran; this adds what is missing.
+            let saved = DivergentWAL(plan: plan, control: control)
+            let segments = try saved.save(from: plan.pgdata, timeline: localTimeline, fork: fork, through: end)
             try saveLocalConfig(context)
             context.delegate.handle(.info("diverged at \(fork) (local WAL ends at \(end)); the WAL a rewind throws away is saved in \(saved.walCopy)"))
             // The report reads only the saved copy and the upstream's catalogs, so it is written
             // while pg_rewind runs instead of before it.
-            async let headline = writeReport(context, saved: saved, fork: fork, end: end, timeline: localTimeline)
+            async let headline = writeReport(context, saved: saved, segments: segments, fork: fork, end: end, timeline: localTimeline)
             // An explicit --method rewind must refuse without touching PGDATA, so pg_rewind first
             // checks in a dry run. Under auto any pg_rewind failure ends in the full copy anyway,
             // and pg_rewind makes the same checks before its first write: a dry run would only
@@ -103,44 +102,10 @@ public struct RewindStep: Step {
         }
     }
 
-    struct Saved {
-        var directory: String
-        var walCopy: String
-        var segments: Int
-    }
-
-    /// Copies the local WAL segments that hold fork..end into the working directory. Idempotent:
-    /// a rerun copies them again.
-    func saveDivergentWAL(_ context: RunContext, fork: LSN, end: LSN, timeline: Int, control: ControlData) throws -> Saved {
-        let plan = context.plan
-        let directory = plan.workDirectory + "/divergence-\(plan.runID)"
-        let walCopy = directory + "/wal"
-        try Files.makeDirectory(directory)
-        try Files.removeTree(walCopy)
-        try Files.makeDirectory(walCopy)
-        let segmentSize = control.fields["Bytes per WAL segment"].flatMap { UInt64($0) } ?? 16 << 20
-        let firstSegment = fork.segment(size: segmentSize)
-        // Only the segments holding fork..end: later names in pg_wal are recycled segments
-        // waiting for reuse (hundreds of MB on a big cluster), not divergence.
-        let lastSegment = end.segment(size: segmentSize)
-        let timelineHex = String(format: "%08X", timeline)
-        let walDirectory = plan.pgdata + "/pg_wal"
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: walDirectory)) ?? []).filter { name in
-            guard name.count == 24, name.hasPrefix(timelineHex),
-                  let high = UInt64(name.dropFirst(8).prefix(8), radix: 16),
-                  let low = UInt64(name.dropFirst(16), radix: 16) else { return false }
-            let segmentsPerId = (UInt64(1) << 32) / segmentSize
-            let segment = high * segmentsPerId + low
-            return segment >= firstSegment && segment <= lastSegment
-        }.sorted()
-        for name in names { try Files.copyFile(walDirectory + "/" + name, to: walCopy + "/" + name) }
-        return Saved(directory: directory, walCopy: walCopy, segments: names.count)
-    }
-
     /// Writes `report.txt` beside the saved WAL from pg_waldump's records after the fork, read
     /// as they stream. Returns its one-line headline. A report that cannot be written is a
     /// warning, not a failure: the WAL it describes is saved either way.
-    func writeReport(_ context: RunContext, saved: Saved, fork: LSN, end: LSN, timeline: Int) async -> String {
+    func writeReport(_ context: RunContext, saved: DivergentWAL, segments: Int, fork: LSN, end: LSN, timeline: Int) async -> String {
         let plan = context.plan
         do {
             let (dump, builder) = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
@@ -162,7 +127,7 @@ public struct RewindStep: Step {
                 \(summary.relations.map { "  " + Self.described($0) }.joined(separator: "\n"))
                 records by resource manager:
                 \(rmgrs.joined(separator: "\n"))
-                \(waldumpNote)saved WAL segments (\(saved.segments)): \(saved.walCopy)
+                \(waldumpNote)saved WAL segments (\(segments)): \(saved.walCopy)
                 inspect with: pg_waldump --path \(saved.walCopy) --timeline \(timeline) --start \(fork)
 
                 """

@@ -4,9 +4,10 @@ import Foundation
 /// makes postgres refuse to start. It is moved into the working directory, not deleted, and only
 /// when no live postgres owns it; postgres still checks its shared memory itself.
 enum StalePidFile {
-    static func moveAside(from dataDirectory: String, context: RunContext) async throws {
+    /// `control`: pg_controldata's answer when the caller just read it.
+    static func moveAside(from dataDirectory: String, context: RunContext, control: ControlData? = nil) async throws {
         guard Files.exists(dataDirectory + "/postmaster.pid"),
-              case .crashed = try await LocalServerState.inspect(dataDirectory, tools: context.tools) else { return }
+              case .crashed = try await LocalServerState.inspect(dataDirectory, tools: context.tools, control: control) else { return }
         try Files.rename(dataDirectory + "/postmaster.pid",
                          to: context.plan.workDirectory + "/postmaster.pid.stale-\(context.plan.runID)")
     }
