@@ -219,9 +219,9 @@ if "rewind" in scenarios:
             dump = median("rewind", large, "waldump-" + row)
             if step and dump is not None:
                 lines.append(f"{row}: pg-rejoin's rewind step took {statistics.median(step):.2f} s at {size_label(large)}; "
-                             f"pg_waldump alone over the divergent WAL it saves takes {dump:.2f} s of that "
-                             f"(the rest: saving the WAL, reading pg_waldump's output, naming relations, "
-                             f"pg_rewind --dry-run and pg_rewind)")
+                             f"pg_waldump alone over the divergent WAL it saves takes {dump:.2f} s "
+                             f"(the report is written beside pg_rewind, from WAL saved during crash recovery; "
+                             f"the step is mostly pg_rewind itself, and with --method rewind also pg_rewind --dry-run)")
         print("Ratios (issue 4), medians of the same run:\n")
         for line in lines:
             print(f"- {line}")
