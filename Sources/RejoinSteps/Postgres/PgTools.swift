@@ -102,31 +102,34 @@ public struct PgTools: Sendable {
         let earlier = PostmasterPid.read(dataDirectory: dataDirectory)?.pid
         // pg_ctl -w looks at postmaster.pid ten times a second. pg-rejoin looks a hundred times a
         // second and stops waiting as soon as the server says it is ready: pg_ctl has nothing
-        // left to do then but print "server started", and the server is in a session of its own
-        // (pg_ctl calls setsid), out of reach of the SIGTERM that ends pg_ctl's wait. Failures
-        // are still pg_ctl's to find and report.
+        // left to do then but print "server started", and the server runs in a session of its
+        // own (pg_ctl calls setsid), which pg_ctl's SIGTERM does not reach. Failures are still
+        // pg_ctl's to find and report.
+        let pgCtl = ChildStopper()
         return try await withThrowingTaskGroup(of: ChildResult?.self) { group in
+            group.addTask { try await children.run(command, stopper: pgCtl, onStart: onStart) }
             group.addTask {
-                do {
-                    return try await children.run(command, onStart: onStart)
-                } catch is CancellationError {
-                    return nil
-                }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    if Self.reportsReady(dataDirectory, notPid: earlier) { return nil }
+                // Cancelled (sleep throws) once pg_ctl's own result is in.
+                while !Self.reportsReady(dataDirectory, notPid: earlier) {
                     try await Task.sleep(nanoseconds: 10_000_000)
                 }
                 return nil
             }
-            guard let first = try await group.next() else { return ChildResult(exitCode: nil, signal: nil, standardOutput: "", standardErrorTail: []) }
-            group.cancelAll()
-            if let result = first { return result }
-            if Task.isCancelled { throw CancellationError() }
-            // The server is ready; pg_ctl's end (SIGTERM) does not change that.
-            _ = try? await group.next()
-            return ChildResult(exitCode: 0, signal: nil, standardOutput: "", standardErrorTail: ["server ready (postmaster.pid)"])
+            var ready = false
+            while let next = try await group.next() {
+                guard let result = next else {
+                    ready = true
+                    pgCtl.stop()
+                    continue
+                }
+                group.cancelAll()
+                // Ended by our SIGTERM after the server was ready: started.
+                if ready && !result.succeeded {
+                    return ChildResult(exitCode: 0, signal: nil, standardOutput: "", standardErrorTail: ["server ready (postmaster.pid)"])
+                }
+                return result
+            }
+            throw CancellationError()
         }
     }
 

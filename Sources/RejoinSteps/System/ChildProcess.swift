@@ -100,10 +100,10 @@ public struct ChildProcessRunner: Sendable {
     /// If the calling task is cancelled (SIGINT/SIGTERM reached pg-rejoin), the child's whole
     /// process group gets SIGTERM, then SIGKILL after a grace period, and this throws
     /// CancellationError once the child is gone.
-    public func run(_ command: ChildCommand,
+    public func run(_ command: ChildCommand, stopper: ChildStopper? = nil,
                     onStart: @escaping @Sendable (pid_t) -> Void = { _ in },
                     onStandardError: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChildResult {
-        let (result, bytes) = try await run(command, reducingOutputInto: [UInt8](), onStart: onStart,
+        let (result, bytes) = try await run(command, reducingOutputInto: [UInt8](), stopper: stopper, onStart: onStart,
                                             onStandardError: onStandardError) { collected, chunk in
             collected.append(contentsOf: chunk)
         }
@@ -116,6 +116,7 @@ public struct ChildProcessRunner: Sendable {
     /// child that writes a lot (pg_waldump) costs neither memory nor per-line overhead. The
     /// result's `standardOutput` is empty.
     public func run<State: Sendable>(_ command: ChildCommand, reducingOutputInto initial: State,
+                                     stopper: ChildStopper? = nil,
                                      onStart: @escaping @Sendable (pid_t) -> Void = { _ in },
                                      onStandardError: @escaping @Sendable (String) -> Void = { _ in },
                                      _ reduce: @escaping @Sendable (inout State, UnsafeRawBufferPointer) -> Void) async throws -> (ChildResult, State) {
@@ -140,6 +141,8 @@ public struct ChildProcessRunner: Sendable {
             ) { execution -> (State, [String]) in
                 let pid = execution.processIdentifier.value
                 onStart(pid)
+                stopper?.attach { try? execution.send(signal: .terminate) }
+                defer { stopper?.detach() }
                 return try await withTaskCancellationHandler {
                     try await Self.drain(execution: execution, into: initial, reduce: reduce, onStandardError: onStandardError)
                 } onCancel: {
@@ -224,4 +227,19 @@ final class ChildPid: @unchecked Sendable {
     private var pid: pid_t = 0
     func set(_ value: pid_t) { lock.withLock { pid = value } }
     var value: pid_t { lock.withLock { pid } }
+}
+
+/// Lets another task end a running child with SIGTERM, through the child's pidfd where the
+/// kernel has one, so the signal cannot reach a process that took over a recycled pid. Only
+/// while the runner still holds the child; afterwards `stop()` does nothing.
+public final class ChildStopper: @unchecked Sendable {
+    private let lock = NSLock()
+    private var terminate: (@Sendable () -> Void)?
+
+    public init() {}
+
+    func attach(_ terminate: @escaping @Sendable () -> Void) { lock.withLock { self.terminate = terminate } }
+    func detach() { lock.withLock { terminate = nil } }
+
+    public func stop() { lock.withLock { terminate?() } }
 }

@@ -84,6 +84,12 @@ public enum Files {
     /// Writes `contents` to `path` through a temporary sibling and a rename, so readers see
     /// either the old file or the complete new one.
     public static func writeAtomically(_ contents: Data, to path: String, mode: mode_t = 0o600) throws {
+        try writeAtomically(to: path, mode: mode) { fd, tmp in try writeAll(fd: fd, contents, path: tmp) }
+    }
+
+    /// The temporary sibling gets what `fill` writes to its descriptor, then its mode, an fsync
+    /// and the rename (which fsyncs the directory); on any failure it is removed.
+    static func writeAtomically(to path: String, mode: mode_t, _ fill: (Int32, String) throws -> Void) throws {
         let tmp = path + ".pg-rejoin-tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileError.create(path: tmp, errno: errno) }
@@ -92,7 +98,7 @@ public enum Files {
             close(fd)
             if !ok { unlink(tmp) }
         }
-        try writeAll(fd: fd, contents, path: tmp)
+        try fill(fd, tmp)
         guard fchmod(fd, mode) == 0, Glibc.fsync(fd) == 0 else { throw FileError.sync(path: tmp, errno: errno) }
         try rename(tmp, to: path)
         ok = true
@@ -158,27 +164,15 @@ public enum Files {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Copies one regular file, keeping its mode, and fsyncs the copy.
-    /// Copies a file durably (temporary name, fsync, rename) without holding it in memory: WAL
-    /// segments are 16 MB each, and memory must not grow with what is copied.
+    /// Copies a file durably, keeping its mode (temporary name, fsync, rename), without holding
+    /// it in memory: WAL segments are 16 MB each, and memory must not grow with what is copied.
     public static func copyFile(_ from: String, to: String) throws {
         let source = open(from, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw FileError.open(path: from, errno: errno) }
         defer { close(source) }
         var st = stat()
         let mode: mode_t = fstat(source, &st) == 0 ? (st.st_mode & 0o7777) : 0o600
-        let tmp = to + ".pg-rejoin-tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw FileError.create(path: tmp, errno: errno) }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(tmp) }
-        }
-        try copyContents(from: source, path: from, to: fd, path: tmp)
-        guard fchmod(fd, mode) == 0, Glibc.fsync(fd) == 0 else { throw FileError.sync(path: tmp, errno: errno) }
-        try rename(tmp, to: to)
-        ok = true
+        try writeAtomically(to: to, mode: mode) { fd, tmp in try copyContents(from: source, path: from, to: fd, path: tmp) }
     }
 
     /// A read/write loop through a 1 MB buffer: memory stays flat whatever the file's size.
