@@ -19,7 +19,11 @@ public struct KeepLocalConfigStep: Step {
     }
 
     public func isDone(_ context: RunContext) async throws -> Bool {
-        guard context.state.isDone(kind), let new = context.newDataDirectory(), let old = context.localConfigSource() else { return false }
+        guard context.state.isDone(kind) else { return false }
+        // Once a start was tried, PGDATA's config files are the operator's: a fix made after a
+        // failed start must not be overwritten by the rerun with the old copy's mistake.
+        if context.state.status[.start] != nil { return true }
+        guard let new = context.newDataDirectory(), let old = context.localConfigSource() else { return false }
         return Self.files(in: old, alsoKnownAs: context.plan.pgdata).allSatisfy { Files.read(old + "/" + $0) == Files.read(new + "/" + $0) }
     }
 
