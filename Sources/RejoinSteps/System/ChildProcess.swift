@@ -129,6 +129,7 @@ public struct ChildProcessRunner: Sendable {
         // Own process group: a Ctrl-C on the terminal reaches pg-rejoin, which decides what to
         // tell the child, instead of killing the child behind its back.
         options.processGroupID = 0
+        let pendingKill = PendingKill()
         do {
             let result = try await Subprocess.run(
                 .path(FilePath(command.executable)),
@@ -146,9 +147,12 @@ public struct ChildProcessRunner: Sendable {
                 return try await withTaskCancellationHandler {
                     try await Self.drain(execution: execution, into: initial, reduce: reduce, onStandardError: onStandardError)
                 } onCancel: {
-                    ProcessGroup.terminate(pid)
+                    pendingKill.set(ProcessGroup.terminate(pid), group: pid)
                 }
             }
+            // The child is reaped; once its whole group is gone too, its id may be reused and
+            // the delayed SIGKILL must not fire.
+            pendingKill.cancelIfGroupGone()
             if Task.isCancelled { throw CancellationError() }
             let (state, stderrTail) = result.closureResult
             switch result.terminationStatus {
@@ -207,17 +211,35 @@ public struct ChildProcessRunner: Sendable {
 /// Signals for a child's whole process group: pg_basebackup -X stream forks a WAL streamer that
 /// must stop with it.
 public enum ProcessGroup {
-    public static func terminate(_ pid: pid_t, grace: Double = 10) {
-        guard pid > 0 else { return }
+    /// SIGTERM now, SIGKILL after `grace` seconds unless the returned item is cancelled first.
+    @discardableResult
+    public static func terminate(_ pid: pid_t, grace: Double = 10) -> DispatchWorkItem? {
+        guard pid > 0 else { return nil }
         kill(-pid, SIGTERM)
-        DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
-            kill(-pid, SIGKILL)
-        }
+        let escalate = DispatchWorkItem { kill(-pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + grace, execute: escalate)
+        return escalate
     }
 
     public static func kill9(_ pid: pid_t) {
         guard pid > 0 else { return }
         kill(-pid, SIGKILL)
+    }
+}
+
+/// The SIGKILL a cancelled child's process group is due, until the group is known to be gone.
+final class PendingKill: @unchecked Sendable {
+    private let lock = NSLock()
+    private var item: DispatchWorkItem?
+    private var group: pid_t = 0
+
+    func set(_ item: DispatchWorkItem?, group: pid_t) { lock.withLock { (self.item, self.group) = (item, group) } }
+
+    func cancelIfGroupGone() {
+        lock.withLock {
+            guard let item, group > 0, kill(-group, 0) != 0, errno == ESRCH else { return }
+            item.cancel()
+        }
     }
 }
 
