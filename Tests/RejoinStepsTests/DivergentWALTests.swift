@@ -38,6 +38,14 @@ final class DivergentWALTests: XCTestCase {
         XCTAssertEqual(try saved(wal), ["000000010000000000000003", "000000010000000000000004"])
     }
 
+    func testACrashBeforeTheForksSegmentSavesNothing() throws {
+        try segment("000000010000000000000002", age: 1)     // written last: the crash was here
+        try segment("000000010000000000000003", age: 900)   // recycled
+        try segment("000000010000000000000004", age: 800)   // recycled
+        let wal = DivergentWAL(directory: root + "/divergence", segmentSize: 1 << 20)
+        XCTAssertEqual(try wal.save(from: root + "/pgdata", timeline: 1, fork: try XCTUnwrap(LSN("0/380000")), through: nil), 0)
+    }
+
     func testAfterRecoveryItAddsWhatIsMissingAndKeepsWhatWasSaved() throws {
         try segment("000000010000000000000003", age: 60)
         let wal = DivergentWAL(directory: root + "/divergence", segmentSize: 1 << 20)

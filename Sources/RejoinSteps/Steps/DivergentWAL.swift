@@ -34,12 +34,12 @@ struct DivergentWAL {
         try Files.makeDirectory(directory)
         try Files.makeDirectory(walCopy)
         let walDirectory = pgdata + "/pg_wal"
-        var candidates = segments(in: walDirectory, timeline: timeline).filter { $0.number >= fork.segment(size: segmentSize) }
-        if let last {
-            candidates = candidates.filter { $0.number <= last.segment(size: segmentSize) }
-        } else if let newest = candidates.max(by: { ($0.modified.tv_sec, $0.modified.tv_nsec, $0.number) < ($1.modified.tv_sec, $1.modified.tv_nsec, $1.number) }) {
-            candidates = candidates.filter { $0.number <= newest.number }
-        }
+        let all = segments(in: walDirectory, timeline: timeline)
+        // Without `last`: the segment written last is where the server crashed. Before the
+        // fork's segment, nothing diverged and every later name is a recycled segment.
+        let newest = all.max { ($0.modified.tv_sec, $0.modified.tv_nsec, $0.number) < ($1.modified.tv_sec, $1.modified.tv_nsec, $1.number) }
+        let through = last?.segment(size: segmentSize) ?? newest?.number ?? 0
+        let candidates = all.filter { $0.number >= fork.segment(size: segmentSize) && $0.number <= through }
         let saved = Set(segments(in: walCopy, timeline: timeline).map(\.name))
         for segment in candidates where !saved.contains(segment.name) {
             try Files.copyFile(walDirectory + "/" + segment.name, to: walCopy + "/" + segment.name)

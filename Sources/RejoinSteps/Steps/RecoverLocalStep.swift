@@ -48,7 +48,7 @@ public struct RecoverLocalStep: Step {
               let (upstreamTimeline, _, history) = try? RewindSource.position(of: plan.upstream),
               upstreamTimeline > timeline, let fork = history.forkPoint(of: timeline) else { return "" }
         let wal = DivergentWAL(plan: plan, control: control)
-        guard let count = try? wal.save(from: plan.pgdata, timeline: timeline, fork: fork, through: nil) else { return "" }
+        guard let count = try? wal.save(from: plan.pgdata, timeline: timeline, fork: fork, through: nil), count > 0 else { return "" }
         return "; meanwhile \(count) WAL segment(s) from the fork at \(fork) saved in \(wal.walCopy)"
     }
 }
