@@ -53,6 +53,8 @@ public struct AbortRun {
         let tools = plan.tools(children: children)
         let context = RunContext(plan: plan, journal: journal, state: state, tools: tools,
                                  logger: Logger(label: "pg-rejoin.abort"), delegate: SilentDelegate())
+        // A pg_basebackup orphaned by a kill -9 of the run may still be writing staging.
+        OrphanChildren.terminate(program: "pg_basebackup", flag: "-D", value: plan.stagingDirectory)
         guard let old = context.oldDataLocation() else {
             throw AbortError.oldDataMissing(pgdata: plan.pgdata, expected: plan.oldDataDirectory)
         }

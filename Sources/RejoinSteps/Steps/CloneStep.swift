@@ -20,6 +20,10 @@ public struct CloneStep: Step {
 
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
+        // Never trust what another process may still be writing: a pg_basebackup orphaned by a
+        // kill -9 of an earlier pg-rejoin would keep filling (or, exiting, removing) staging
+        // while we remove it and clone again. It is stopped first.
+        OrphanChildren.terminate(program: "pg_basebackup", flag: "-D", value: plan.stagingDirectory)
         try Files.removeTree(plan.stagingDirectory)
         if let wal = plan.walDirectory { try Files.removeTree(wal) }
         var arguments = ["-D", plan.stagingDirectory, "-X", "stream", "--checkpoint=fast",
@@ -28,9 +32,6 @@ public struct CloneStep: Step {
         if let wal = plan.walDirectory { arguments += ["--waldir", wal] }
         if let rate = plan.maxRate { arguments += ["--max-rate", rate] }
         let command = ChildCommand(context.tools.path("pg_basebackup"), arguments, environment: plan.upstream.childEnvironment)
-        // Never trust what another process may still be writing: a pg_basebackup orphaned by a
-        // kill -9 of an earlier pg-rejoin would keep filling staging while we clone again.
-        OrphanChildren.terminate(program: "pg_basebackup", flag: "-D", value: plan.stagingDirectory)
         let progress = ProgressParser(total: plan.upstreamBytes)
         let delegate = context.delegate
         let child = ChildPid()

@@ -148,13 +148,24 @@ public enum Files {
         try makeDirectory(path)
     }
 
-    /// Removes a file or a whole tree (symlinks are removed, never followed).
+    /// Removes a file or a whole tree (symlinks are removed, never followed). The goal is
+    /// absence: an entry that vanishes during the walk (another process removing the same
+    /// tree) is not an error, so the walk is retried and only a tree still there fails.
     public static func removeTree(_ path: String) throws {
         guard exists(path) else { return }
-        do {
-            try FileManager.default.removeItem(atPath: path)
-        } catch {
-            throw FileError.remove(path: path, reason: error.localizedDescription)
+        var lastError: Error?
+        for _ in 0..<3 {
+            do {
+                try FileManager.default.removeItem(atPath: path)
+                lastError = nil
+                break
+            } catch {
+                lastError = error
+                if !exists(path) { break }
+            }
+        }
+        if let lastError, exists(path) {
+            throw FileError.remove(path: path, reason: lastError.localizedDescription)
         }
         try fsyncParent(of: path)
     }

@@ -7,15 +7,27 @@ import Glibc
 /// staging, pg_rewind still rewriting PGDATA): found by their argument vector in /proc and
 /// stopped before their work is redone.
 public enum OrphanChildren {
+    /// SIGTERM, up to 5 s for them to go, then SIGKILL and up to 5 s more. Returns only once
+    /// none is left alive, so the caller may remove what they were writing: an orphan that is
+    /// still exiting (pg_basebackup removes its own half-written directory on the way out)
+    /// would otherwise race the caller's removal of the same tree.
     public static func terminate(program: String, flag: String, value: String) {
         let pids = find(program: program, flag: flag, value: value)
         guard !pids.isEmpty else { return }
         pids.forEach { kill($0, SIGTERM) }
+        if waitGone(pids) { return }
+        pids.forEach { kill($0, SIGKILL) }
+        _ = waitGone(pids)
+    }
+
+    /// A zombie counts as gone: it writes nothing, and PID 1 on some machines reaps late, so
+    /// `kill(pid, 0)` alone would keep succeeding for a process that has already exited.
+    private static func waitGone(_ pids: [pid_t]) -> Bool {
         for _ in 0..<50 {
-            guard pids.contains(where: { kill($0, 0) == 0 }) else { break }
+            guard pids.contains(where: { kill($0, 0) == 0 && !LocalServerState.isZombie($0) }) else { return true }
             usleep(100_000)
         }
-        pids.forEach { kill($0, SIGKILL) }
+        return false
     }
 
     public static func find(program: String, flag: String, value: String) -> [pid_t] {
