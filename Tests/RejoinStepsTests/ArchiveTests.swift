@@ -174,6 +174,38 @@ final class ArchiveTests: XCTestCase {
         XCTAssertThrowsError(try DirectoryArchive.verify(archive: truncated))
     }
 
+    /// The re-read after writing compares the archive with the directory it came from: equal
+    /// passes; one byte changed, a file grown or a file gone since fails, naming the file.
+    func testReReadAgainstTheSourceCatchesAnyDifferenceFromTheDirectory() throws {
+        let source = temp.path + "/main.old-20260101T000000Z"
+        try makeTree(source)
+        let archive = source + ".tar.zst"
+        let manifest = try DirectoryArchive().archive(directory: source, to: archive).manifest
+        XCTAssertEqual(try DirectoryArchive.verify(archive: archive, expected: manifest, against: source), manifest)
+
+        let big = source + "/base/1/big"
+        var data = try Data(contentsOf: URL(fileURLWithPath: big))
+        data[data.count - 100] ^= 0x01
+        try data.write(to: URL(fileURLWithPath: big))
+        XCTAssertThrowsError(try DirectoryArchive.verify(archive: archive, against: source)) { error in
+            guard case let ArchiveError.entryMismatch(_, entry, problem)? = error as? ArchiveError else { return XCTFail("\(error)") }
+            XCTAssertEqual(entry, "base/1/big")
+            XCTAssertTrue(problem.contains("differ"), problem)
+        }
+        data[data.count - 100] ^= 0x01
+        data.append(0)
+        try data.write(to: URL(fileURLWithPath: big))
+        XCTAssertThrowsError(try DirectoryArchive.verify(archive: archive, against: source)) { error in
+            guard case let ArchiveError.entryMismatch(_, entry, problem)? = error as? ArchiveError else { return XCTFail("\(error)") }
+            XCTAssertEqual(entry, "base/1/big")
+            XCTAssertTrue(problem.contains("longer"), problem)
+        }
+        try FileManager.default.removeItem(atPath: big)
+        XCTAssertThrowsError(try DirectoryArchive.verify(archive: archive, against: source))
+        // Without the source the archive is still whole: its own checksums pass.
+        XCTAssertNoThrow(try DirectoryArchive.verify(archive: archive))
+    }
+
     func testContentThatDisagreesWithTheManifestIsAChecksumMismatch() throws {
         let source = temp.path + "/d.old-20260101T000000Z"
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)

@@ -80,8 +80,8 @@ public struct DirectoryArchive {
             try writeHead(manifest, body: body, to: temporary)
             unlink(body)
             let written = Date()
-            let verified = try Self.verify(archive: temporary, expected: manifest, dropCache: true, blockSize: blockSize,
-                                           progress: throttled(progress))
+            let verified = try Self.verify(archive: temporary, expected: manifest, against: directory, dropCache: true,
+                                           blockSize: blockSize, progress: throttled(progress))
             let verifySeconds = Date().timeIntervalSince(written)
             let manifestFile = Self.manifestFile(forArchive: archive)
             try Files.writeAtomically(try manifest.encoded(), to: manifestFile, mode: 0o600)
@@ -296,9 +296,15 @@ public struct DirectoryArchive {
     /// Reads the whole archive and checks it against its manifest (and against `expected`, the
     /// manifest it was written with): every listed entry present once with its type, mode and
     /// symlink target, every file's size and SHA-256, nothing else.
+    ///
+    /// With `source`, the directory the archive was just written from, each file's bytes are
+    /// compared with that directory's file instead of hashed: a stricter check (the archive
+    /// gives back exactly what is on disk) that costs a read and a memcmp instead of SHA-256,
+    /// the slowest part of a re-read. The manifest's checksums were taken from the same bytes
+    /// as they were compressed, and `old extract` verifies them.
     @discardableResult
-    public static func verify(archive: String, expected: ArchiveManifest? = nil, dropCache: Bool = false,
-                              blockSize: Int = 256 << 10, progress: Progress? = nil) throws -> ArchiveManifest {
+    public static func verify(archive: String, expected: ArchiveManifest? = nil, against source: String? = nil,
+                              dropCache: Bool = false, blockSize: Int = 256 << 10, progress: Progress? = nil) throws -> ArchiveManifest {
         let reader = try ArchiveReader(path: archive, dropCache: dropCache, blockSize: blockSize)
         let manifest = try firstManifest(reader, archive: archive)
         if let expected, expected != manifest {
@@ -307,6 +313,10 @@ public struct DirectoryArchive {
         var check = ManifestCheck(manifest: manifest, archive: archive)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { buffer.deallocate() }
+        if let source {
+            try compare(reader, check: &check, source: source, buffer: buffer, progress: progress)
+            return manifest
+        }
         // Two hashing threads, files taken in turn, beside the decompressing one: SHA-256 is
         // the slowest part of the re-read. Each file's digest is checked once all are read.
         let digests = [try PipelinedDigest(blockSize: blockSize), try PipelinedDigest(blockSize: blockSize)]
@@ -336,6 +346,37 @@ public struct DirectoryArchive {
         }
         try check.finish()
         return manifest
+    }
+
+    /// The rest of `verify` when the source directory is there to compare with.
+    private static func compare(_ reader: ArchiveReader, check: inout ManifestCheck, source: String,
+                                buffer: UnsafeMutableRawBufferPointer, progress: Progress?) throws {
+        let original = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count, alignment: 4096)
+        defer { original.deallocate() }
+        var done: UInt64 = 0
+        while let info = try reader.next() {
+            let entry = try check.expect(info)
+            guard entry.type == .file else { continue }
+            let file = try SourceFile(path: source + "/" + entry.path)
+            var size: UInt64 = 0
+            while true {
+                let n = try reader.read(into: buffer)
+                if n == 0 { break }
+                guard try file.matches(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), scratch: original) else {
+                    throw ArchiveError.entryMismatch(archive: check.archive, entry: entry.path,
+                                                     problem: "its bytes at offset \(size) differ from \(file.path)")
+                }
+                size += UInt64(n)
+                done += UInt64(n)
+                progress?(.verify, done, check.manifest.totalBytes)
+            }
+            guard try file.isAtEnd(scratch: original) else {
+                throw ArchiveError.entryMismatch(archive: check.archive, entry: entry.path,
+                                                 problem: "\(file.path) is longer than its \(size) bytes in the archive")
+            }
+            try check.finishFile(entry, size: size, sha256: entry.sha256 ?? "")
+        }
+        try check.finish()
     }
 
     // MARK: Extracting
@@ -459,6 +500,48 @@ private struct ManifestCheck {
     func finish() throws {
         let missing = manifest.entries.map(\.path).filter { !seen.contains($0) }
         guard missing.isEmpty else { throw ArchiveError.missingEntries(archive: archive, entries: missing) }
+    }
+}
+
+/// A file of the archived directory, read in step with the archive's copy of it. Owns its
+/// descriptor.
+private final class SourceFile {
+    let path: String
+    private let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw ArchiveError.io(operation: "open", path: path, errno: errno) }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+    }
+
+    deinit { close(fd) }
+
+    /// Reads as many bytes as `chunk` holds; true when they are the same bytes.
+    func matches(_ chunk: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) throws -> Bool {
+        guard let expected = chunk.baseAddress, let base = scratch.baseAddress, chunk.count <= scratch.count else { return false }
+        var got = 0
+        while got < chunk.count {
+            let n = read(fd, base + got, chunk.count - got)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ArchiveError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { return false }
+            got += n
+        }
+        return memcmp(base, expected, chunk.count) == 0
+    }
+
+    /// True when nothing is left to read.
+    func isAtEnd(scratch: UnsafeMutableRawBufferPointer) throws -> Bool {
+        while true {
+            let n = read(fd, scratch.baseAddress, 1)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw ArchiveError.io(operation: "read", path: path, errno: errno) }
+            return n == 0
+        }
     }
 }
 

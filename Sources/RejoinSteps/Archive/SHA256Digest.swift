@@ -68,7 +68,8 @@ final class PipelinedDigest: @unchecked Sendable {
             slots.wait()
             let buffer = lock.withLock { free.removeLast() }
             let n = min(buffer.count, bytes.count - offset)
-            buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
+            UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
             offset += n
             queue.async { [self] in
                 do { try digest.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) } catch {
