@@ -7,10 +7,11 @@ import Glibc
 /// staging, pg_rewind still rewriting PGDATA): found by their argument vector in /proc and
 /// stopped before their work is redone.
 public enum OrphanChildren {
-    /// SIGTERM, up to 5 s for them to go, then SIGKILL and up to 5 s more. Returns only once
-    /// none is left alive, so the caller may remove what they were writing: an orphan that is
-    /// still exiting (pg_basebackup removes its own half-written directory on the way out)
-    /// would otherwise race the caller's removal of the same tree.
+    /// SIGTERM, up to 5 s for them to go, then SIGKILL and up to 5 s more: it returns once
+    /// none is left alive (or, for a process stuck in the kernel, after those 10 s), so the
+    /// caller may remove what they were writing. An orphan that is still exiting
+    /// (pg_basebackup removes its own half-written directory on the way out) would otherwise
+    /// race the caller's removal of the same tree.
     public static func terminate(program: String, flag: String, value: String) {
         let pids = find(program: program, flag: flag, value: value)
         guard !pids.isEmpty else { return }
