@@ -248,7 +248,7 @@ for line in open(path, encoding="utf-8", errors="replace"):
     if event.get("event") == "plan":
         method = event.get("method", method)
     if event.get("event") == "info":
-        # "old data: archived 1.2 GB in 1234 entries to 300 MB, re-read and verified 1200 checksums in 12.3 s (...)"
+        # "old data: archived 1.2 GB in 1234 entries to 300 MB, re-read and verified 1200 files against the directory in 12.3 s (...)"
         # The seconds are printed to 0.1 s; the rate to 4 significant digits.
         m = re.match(r"old data: archived .* in ([0-9.]+) s(?: \(([0-9.]+) (\w+)/s\))?", event.get("message", ""))
         if m:

@@ -78,7 +78,7 @@ public struct OldDataRetention {
         let m = result.manifest
         let seconds = Date().timeIntervalSince(started)
         let rate = seconds > 0 ? " (\(ByteCount.format(UInt64(Double(m.totalBytes) / seconds)))/s)" : ""
-        delegate.handle(.info("old data: archived \(ByteCount.format(m.totalBytes)) in \(m.entries.count) entries to \(ByteCount.format(result.archiveBytes)), re-read and verified \(m.fileCount) checksums in \(String(format: "%.1f", seconds)) s\(rate)"))
+        delegate.handle(.info("old data: archived \(ByteCount.format(m.totalBytes)) in \(m.entries.count) entries to \(ByteCount.format(result.archiveBytes)), re-read and verified \(m.fileCount) files against the directory in \(String(format: "%.1f", seconds)) s\(rate)"))
         note("old data archived to \(result.archive) (manifest \(result.manifestFile)), verified; written in "
              + String(format: "%.1f s, re-read in %.1f s", result.writeSeconds, result.verifySeconds), context: context)
         if Files.isSymlink(old + "/pg_wal") {
