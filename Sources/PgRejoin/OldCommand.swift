@@ -31,12 +31,12 @@ struct OldListCommand: AsyncParsableCommand, DropsPrivilegesEarly {
 
     @OptionGroup var output: OutputOptions
 
-    func earlyOwnerReference() -> String? { target.resolved().ownerReference }
+    func earlyOwnerReference() -> String? { (try? target.resolved())?.ownerReference }
 
     func run() async throws {
         let out = output.makeOutput()
         let status = await CommandRunner.run(output: out) {
-            let pgdata = target.resolved()
+            let pgdata = try target.resolved()
             if Files.exists(pgdata.ownerReference) { try Privileges.becomeOwner(of: pgdata.ownerReference) }
             let children = ChildProcessRunner()
             let bindir = self.bindir

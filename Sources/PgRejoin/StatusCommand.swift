@@ -12,12 +12,12 @@ struct StatusCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     @OptionGroup var target: DataDirectoryOption
     @OptionGroup var output: OutputOptions
 
-    func earlyOwnerReference() -> String? { target.resolved().ownerReference }
+    func earlyOwnerReference() -> String? { (try? target.resolved())?.ownerReference }
 
     func run() async throws {
         let out = output.makeOutput()
         let status = await CommandRunner.run(output: out) {
-            let pgdata = target.resolved()
+            let pgdata = try target.resolved()
             if Files.exists(pgdata.ownerReference) { try Privileges.becomeOwner(of: pgdata.ownerReference) }
             let report = try RunStatus.inspect(pgdata: pgdata.path)
             output.json ? Self.printJSON(report) : Self.printText(report)

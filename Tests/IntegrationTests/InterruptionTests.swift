@@ -102,6 +102,13 @@ final class InterruptionTests: XCTestCase {
         XCTAssertEqual(report["pidAlive"] as? Bool, false)
         let old = try XCTUnwrap(report["oldDataDirectory"] as? String)
         XCTAssertEqual(try DataSnapshot(old), original)
+        // With a config file that names the data directory, status needs no --pgdata.
+        let config = sandbox.root + "/status.toml"
+        try Data("pgdata = \"\(f.pg1.dataDirectory)\"\n".utf8).write(to: URL(fileURLWithPath: config))
+        chmod(config, 0o644)
+        let byConfig = try sandbox.rejoin(["status", "--config", config, "--json"], environment: ["PGDATA": ""])
+        XCTAssertEqual(byConfig.status, 40, byConfig.output)
+        XCTAssertTrue(byConfig.stdout.contains("\"unfinished\""), byConfig.stdout)
 
         let rerun = try sandbox.rejoin(arguments)
         XCTAssertEqual(rerun.status, 0, rerun.output)

@@ -164,6 +164,21 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// status, abort and old find the data directory as rejoin does: --pgdata, else the
+    /// config file's pgdata, else $PGDATA.
+    func testStatusAndAbortTakePGDATAFromTheConfigFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-rejoin-\(UUID().uuidString).toml").path
+        try Data("pgdata = \"/srv/from-file\"\n".utf8).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        XCTAssertEqual(try DataDirectoryOption.parse(["--config", file]).resolved().path, "/srv/from-file")
+        XCTAssertEqual(try StatusCommand.parse(["--config", file]).target.resolved().path, "/srv/from-file")
+        XCTAssertEqual(try AbortCommand.parse(["--config", file, "--pgdata", "/srv/from-cli"]).target.resolved().path, "/srv/from-cli")
+        XCTAssertThrowsError(try DataDirectoryOption.parse(["--config", "/nonexistent/pg-rejoin.toml"]).resolved()) { error in
+            XCTAssertEqual(error as? ConfigError, .fileMissing(path: "/nonexistent/pg-rejoin.toml"))
+        }
+        XCTAssertThrowsError(try DataDirectoryOption.parse(["--config", ""]))
+    }
+
     func testCommandLineOverridesFileAndFileOverridesDefaults() throws {
         let file = try load("pg-rejoin-overridden.toml")
         let command = try RejoinCommand.parse([
