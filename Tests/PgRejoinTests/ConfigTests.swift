@@ -177,6 +177,18 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual(error as? ConfigError, .fileMissing(path: "/nonexistent/pg-rejoin.toml"))
         }
         XCTAssertThrowsError(try DataDirectoryOption.parse(["--config", ""]))
+
+        // Neither --pgdata, nor pgdata in the file, nor $PGDATA: a usage error (exit 64).
+        let empty = file + ".empty.toml"
+        try Data("method = \"auto\"\n".utf8).write(to: URL(fileURLWithPath: empty))
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let saved = ProcessInfo.processInfo.environment["PGDATA"]
+        unsetenv("PGDATA")
+        defer { if let saved { setenv("PGDATA", saved, 1) } }
+        XCTAssertThrowsError(try DataDirectoryOption.parse(["--config", empty]).resolved()) { error in
+            guard case .missingSetting? = error as? ConfigError else { return XCTFail("\(error)") }
+            XCTAssertEqual((error as? ConfigError)?.exitStatus, .usage)
+        }
     }
 
     func testCommandLineOverridesFileAndFileOverridesDefaults() throws {
