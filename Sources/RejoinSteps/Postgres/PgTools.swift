@@ -73,9 +73,22 @@ public struct PgTools: Sendable {
 
     public func path(_ tool: String) -> String { bindir + "/" + tool }
 
+    /// pg_controldata's answer, or the one it gave for these very bytes of `global/pg_control`
+    /// (see ControlDataCache).
     public func controlData(_ dataDirectory: String) async throws -> ControlData {
-        let result = try await children.check(ChildCommand(path("pg_controldata"), ["-D", dataDirectory]).withoutPassword())
-        return ControlData(parsing: result.standardOutput)
+        let program = path("pg_controldata")
+        let before = ControlDataCache.contents(of: dataDirectory)
+        if let before, let known = ControlDataCache.shared.answer(program: program, dataDirectory: dataDirectory, contents: before) {
+            return known
+        }
+        let result = try await children.check(ChildCommand(program, ["-D", dataDirectory]).withoutPassword())
+        let control = ControlData(parsing: result.standardOutput)
+        // Remembered only when the file did not change while pg_controldata read it: the answer
+        // then belongs to exactly these bytes.
+        if let before, ControlDataCache.contents(of: dataDirectory) == before {
+            ControlDataCache.shared.remember(control, program: program, dataDirectory: dataDirectory, contents: before)
+        }
+        return control
     }
 
     /// `pg_ctl status`: 0 running, 3 not running, 4 no usable data directory.
