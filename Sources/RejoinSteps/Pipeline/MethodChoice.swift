@@ -3,9 +3,9 @@ import Foundation
 /// Chooses between pg_rewind (time follows the divergence) and pg_basebackup (time follows the
 /// database size), from named checks, and records why in the plan.
 public enum MethodChoice {
-    /// `control` and `upstreamTimeline`: what preflight just read.
+    /// `control`, `upstreamTimeline` and `upstreamSettings`: what preflight just read.
     public static func choose(_ plan: RejoinPlan, requested: RejoinMethod, tools: PgTools,
-                              control: ControlData, upstreamTimeline: Int) async throws -> RejoinPlan {
+                              control: ControlData, upstreamTimeline: Int, upstreamSettings: RewindSettings? = nil) async throws -> RejoinPlan {
         var plan = plan
         plan.requestedMethod = requested.rawValue
         let keepConfig = plan.steps.contains(.keepLocalConfig)
@@ -13,7 +13,8 @@ public enum MethodChoice {
             plan.decisions = ["method basebackup: requested"]
             return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
         }
-        let checks = RewindChecks.run(control: control, tools: tools, endpoint: plan.upstream, upstreamTimeline: upstreamTimeline)
+        let checks = RewindChecks.run(control: control, tools: tools, endpoint: plan.upstream, upstreamTimeline: upstreamTimeline,
+                                       known: upstreamSettings)
         plan.decisions = checks.map { "rewind check \($0.line)" }
         let failed = checks.filter { !$0.passed }
         if failed.isEmpty {

@@ -37,21 +37,22 @@ public struct Rejoin {
 
         let outcome = try await PreflightStep(options: options, logger: logger).run(children: children)
         var plan: RejoinPlan
-        let control: ControlData, upstreamTimeline: Int
+        let control: ControlData, upstream: UpstreamFacts
         switch outcome {
         case let .alreadyStandby(address):
             return .alreadyStandby(address)
-        case let .plan(p, local, c, timeline):
+        case let .plan(p, local, c, facts):
             plan = p
             control = c
-            upstreamTimeline = timeline
+            upstream = facts
             delegate.handle(.info("local server: \(local)"))
         }
         let requested = RejoinMethod(rawValue: options.method) ?? .auto
         plan.startCommand = options.startCommand
         plan.stopCommand = options.stopCommand
         plan = try await MethodChoice.choose(plan, requested: requested, tools: plan.tools(children: children),
-                                             control: control, upstreamTimeline: upstreamTimeline)
+                                             control: control, upstreamTimeline: upstream.timeline,
+                                             upstreamSettings: upstream.rewindSettings)
         if plan.upstream.passfile == nil, ProcessInfo.processInfo.environment["PGPASSWORD"] != nil {
             delegate.handle(.warning("PGPASSWORD serves this run only: the standby's WAL receiver will not have it after a restart, and pg-rejoin does not write passwords into primary_conninfo. Put the password in a passfile and pass --passfile"))
         }

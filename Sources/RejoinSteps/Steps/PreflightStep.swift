@@ -7,9 +7,9 @@ import Glibc
 public enum PreflightOutcome: Sendable {
     /// The node already streams from the upstream: nothing to do.
     case alreadyStandby(UpstreamAddress)
-    /// `control` and `upstreamTimeline` as preflight read them, so choosing the method need not
-    /// ask again a moment later.
-    case plan(RejoinPlan, local: LocalServerState, control: ControlData, upstreamTimeline: Int)
+    /// `control` and `upstream` as preflight read them, so choosing the method need not ask
+    /// again a moment later.
+    case plan(RejoinPlan, local: LocalServerState, control: ControlData, upstream: UpstreamFacts)
 }
 
 /// Step 1: changes nothing. Proves everything the destructive steps rely on (safety invariant 3)
@@ -127,7 +127,7 @@ public struct PreflightStep {
             systemIdentifier: localID, method: "basebackup", steps: steps, localUser: user,
             serverLog: paths.workDirectory + "/postgresql-\(runID).log", verifyTimeout: options.verifyTimeout,
             upstreamBytes: upstream.databaseBytes, maxRate: options.maxRate)
-        return .plan(plan, local: localState, control: control, upstreamTimeline: upstream.timeline)
+        return .plan(plan, local: localState, control: control, upstream: upstream)
     }
 
     /// What preflight knows about the local cluster, to hold against the upstream.

@@ -13,7 +13,10 @@ public struct RewindCheck: Codable, Sendable, Equatable {
 public enum RewindChecks {
     /// Checks that need nothing changed: the local control file, the upstream's settings, and
     /// the upstream's checkpoint on its new timeline (a CHECKPOINT is requested if needed).
-    public static func run(control: ControlData, tools: PgTools, endpoint: UpstreamEndpoint, upstreamTimeline: Int) -> [RewindCheck] {
+    /// `known`: the upstream's settings as preflight's probe just read them; without them, or
+    /// when a CHECKPOINT is needed, the checks connect on their own.
+    public static func run(control: ControlData, tools: PgTools, endpoint: UpstreamEndpoint, upstreamTimeline: Int,
+                           known: RewindSettings? = nil) -> [RewindCheck] {
         var checks: [RewindCheck] = []
         checks.append(RewindCheck(
             name: "pg_rewind-installed", passed: access(tools.path("pg_rewind"), X_OK) == 0,
@@ -23,11 +26,15 @@ public enum RewindChecks {
             name: "hint-bits-logged", passed: hints,
             detail: hints ? (control.dataChecksumsEnabled ? "data checksums are on" : "wal_log_hints is on")
                 : "the local cluster has neither data checksums nor wal_log_hints=on, so pg_rewind cannot know which pages changed"))
+        if let known, known.checkpointTimeline >= upstreamTimeline {
+            checks.append(fullPageWritesCheck(known.fullPageWrites))
+            checks.append(RewindCheck(name: "upstream-timeline-checkpointed", passed: true,
+                                      detail: "the upstream's last checkpoint is on timeline \(known.checkpointTimeline)"))
+            return checks
+        }
         do {
             let sql = try endpoint.connectSQL()
-            let fpw = try RewindSource.fullPageWrites(sql)
-            checks.append(RewindCheck(name: "upstream-full-page-writes", passed: fpw,
-                                      detail: fpw ? "full_page_writes is on" : "full_page_writes is off on the upstream"))
+            checks.append(fullPageWritesCheck(try RewindSource.fullPageWrites(sql)))
             var checkpointTimeline = try RewindSource.checkpointTimeline(sql) ?? 0
             var detail = "the upstream's last checkpoint is on timeline \(checkpointTimeline)"
             if checkpointTimeline < upstreamTimeline {
@@ -46,5 +53,10 @@ public enum RewindChecks {
                                       detail: (error as? LocalizedError)?.errorDescription ?? "\(error)"))
         }
         return checks
+    }
+
+    private static func fullPageWritesCheck(_ on: Bool) -> RewindCheck {
+        RewindCheck(name: "upstream-full-page-writes", passed: on,
+                    detail: on ? "full_page_writes is on" : "full_page_writes is off on the upstream")
     }
 }
