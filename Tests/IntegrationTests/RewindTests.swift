@@ -51,6 +51,8 @@ final class RewindTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains(divergence), "the output says where the saved WAL is")
         let journal = try String(contentsOfFile: work + "/journal.jsonl", encoding: .utf8)
         XCTAssertTrue(journal.contains("skipped under auto"), journal)
+        // Written while crash recovery ran, not beside pg_rewind.
+        XCTAssertTrue(journal.contains(#""divergence.early-report":"1 commits"#), journal)
     }
 
     func testWithoutWalLogHintsRewindRefusesAndAutoCopiesInstead() throws {

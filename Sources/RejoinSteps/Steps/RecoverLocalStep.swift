@@ -27,29 +27,55 @@ public struct RecoverLocalStep: Step {
             "-c", "restore_command=", "-c", "archive_command=",
             "template1",
         ]).withoutPassword()
-        // While recovery runs, the WAL after the fork is saved: the rewind step needs it saved
-        // before pg_rewind starts, and recovery only reads it (and appends its checkpoint).
-        async let saved: String = Self.saveDivergentWAL(plan: plan, control: before)
+        // While recovery runs, the WAL after the fork is saved and pg_waldump reads it: the
+        // rewind step needs it saved before pg_rewind starts, and recovery only reads it (and
+        // appends its checkpoint).
+        async let early = Self.saveDivergentWAL(context, control: before)
         // stdin is /dev/null: the single-user backend recovers, reads EOF and shuts down cleanly.
         let result = try await context.children.run(command)
-        let savedNote = await saved
+        let saved = await early
         let control = try await context.tools.controlData(plan.pgdata)
         guard control.isCleanShutdown else {
             throw RewindError.recoveryFailed(pgdata: plan.pgdata,
                                              detail: result.standardErrorTail.suffix(3).joined(separator: "; "))
         }
-        return ["summary": "crash recovery done; \(control.clusterState ?? "shut down") at \(control.checkpointLocation ?? "?")" + savedNote]
+        var facts = ["summary": "crash recovery done; \(control.clusterState ?? "shut down") at \(control.checkpointLocation ?? "?")"]
+        if let saved {
+            facts["summary", default: ""] += "; meanwhile \(saved.segments) WAL segment(s) from the fork at \(saved.report.fork) saved in \(saved.report.saved.walCopy)"
+            // Now that recovery found where the WAL ends, the report can say so.
+            if let scan = saved.scan, let headline = try? saved.report.write(scan, runID: plan.runID, pgdata: plan.pgdata,
+                                                                            segments: saved.segments, end: RewindStep.localEnd(control)) {
+                facts[Self.earlyReportFact] = headline
+                facts[Self.earlySegmentsFact] = String(saved.segments)
+            }
+        }
+        return facts
     }
 
-    /// Copies the local WAL from the fork the upstream's history names for our timeline. Never
-    /// fails the step: whatever is not saved here, the rewind step saves after recovery.
-    static func saveDivergentWAL(plan: RejoinPlan, control: ControlData) -> String {
+    /// The divergence report's headline when this step wrote it, and how many saved segments it
+    /// covers: the rewind step reuses it when it saves no more.
+    static let earlyReportFact = "divergence.early-report"
+    static let earlySegmentsFact = "divergence.early-segments"
+
+    /// The WAL saved while recovery ran, and pg_waldump's reading of it.
+    struct EarlyDivergence {
+        var report: DivergenceReport
+        var segments: Int
+        var scan: DivergenceReport.Scan?
+    }
+
+    /// Copies the local WAL from the fork the upstream's history names for our timeline, then
+    /// has pg_waldump read it. Never fails the step: whatever is not saved here, the rewind step
+    /// saves after recovery, and writes the report then.
+    static func saveDivergentWAL(_ context: RunContext, control: ControlData) async -> EarlyDivergence? {
+        let plan = context.plan
         guard let timeline = control.timeline,
               let (upstreamTimeline, _, history) = try? RewindSource.position(of: plan.upstream),
-              upstreamTimeline > timeline, let fork = history.forkPoint(of: timeline) else { return "" }
+              upstreamTimeline > timeline, let fork = history.forkPoint(of: timeline) else { return nil }
         let wal = DivergentWAL(plan: plan, control: control)
-        guard let count = try? wal.save(from: plan.pgdata, timeline: timeline, fork: fork, through: nil), count > 0 else { return "" }
-        return "; meanwhile \(count) WAL segment(s) from the fork at \(fork) saved in \(wal.walCopy)"
+        guard let count = try? wal.save(from: plan.pgdata, timeline: timeline, fork: fork, through: nil), count > 0 else { return nil }
+        let report = DivergenceReport(saved: wal, timeline: timeline, fork: fork)
+        return EarlyDivergence(report: report, segments: count, scan: try? await report.scan(context, end: nil))
     }
 }
 

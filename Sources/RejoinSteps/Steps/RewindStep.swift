@@ -1,8 +1,8 @@
 import Foundation
 
 /// Rewind path, step 4: decide from the timeline history whether the node diverged; if it did,
-/// save what will be thrown away (the local WAL from the fork point, and a pg_waldump report
-/// written while pg_rewind runs), then rewind in place (after a `pg_rewind --dry-run` when the
+/// save what will be thrown away (the local WAL from the fork point, and a pg_waldump report,
+/// both usually made during crash recovery already), then rewind in place (after a `pg_rewind --dry-run` when the
 /// operator asked for rewind and nothing else). pg_rewind cannot be resumed: if it
 /// fails or is interrupted, the run falls back to a full copy (auto) with this directory kept
 /// aside like any old data directory.
@@ -19,8 +19,10 @@ public struct RewindStep: Step {
 
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
-        let control = try await context.tools.controlData(plan.pgdata)
+        // The control file (a child process) and the upstream's position (a connection) at once.
+        async let localControl = context.tools.controlData(plan.pgdata)
         let (upstreamTimeline, upstreamEnd, history) = try RewindSource.position(of: plan.upstream)
+        let control = try await localControl
         let localTimeline = control.timeline ?? 0
         let localEnd = Self.localEnd(control)
         let divergence = Divergence.decide(localTimeline: localTimeline, localEnd: localEnd,
@@ -41,9 +43,13 @@ public struct RewindStep: Step {
             let segments = try saved.save(from: plan.pgdata, timeline: localTimeline, fork: fork, through: end)
             try saveLocalConfig(context)
             context.delegate.handle(.info("diverged at \(fork) (local WAL ends at \(end)); the WAL a rewind throws away is saved in \(saved.walCopy)"))
-            // The report reads only the saved copy and the upstream's catalogs, so it is written
-            // while pg_rewind runs instead of before it.
-            async let headline = writeReport(context, saved: saved, segments: segments, fork: fork, end: end, timeline: localTimeline)
+            // Written during crash recovery when the WAL was saved then and nothing was added
+            // since; else now, while pg_rewind runs.
+            let report = DivergenceReport(saved: saved, timeline: localTimeline, fork: fork)
+            let early = context.state.facts[RecoverLocalStep.earlyReportFact].flatMap { headline in
+                context.state.facts[RecoverLocalStep.earlySegmentsFact] == String(segments) && Files.exists(report.file) ? headline : nil
+            }
+            async let headline = Self.headline(early, else: report, context, segments: segments, end: end)
             // An explicit --method rewind must refuse without touching PGDATA, so pg_rewind first
             // checks in a dry run. Under auto any pg_rewind failure ends in the full copy anyway,
             // and pg_rewind makes the same checks before its first write: a dry run would only
@@ -56,11 +62,17 @@ public struct RewindStep: Step {
                 _ = await headline
                 throw error
             }
-            context.delegate.handle(.info("divergence report \(saved.directory)/report.txt: \(await headline)"))
-            return ["rewind.decision": "rewound", "rewind.fork": fork.description, "divergence.report": saved.directory + "/report.txt",
+            context.delegate.handle(.info("divergence report \(report.file): \(await headline)"))
+            return ["rewind.decision": "rewound", "rewind.fork": fork.description, "divergence.report": report.file,
                     "rewind.dry-run": dryRunFirst ? "passed" : "skipped under auto (a failed pg_rewind falls back to a full copy)",
                     "summary": "rewound from the fork at \(fork); divergent WAL saved in \(saved.directory)"]
         }
+    }
+
+    /// The early report's headline, or a new report's.
+    private static func headline(_ early: String?, else report: DivergenceReport, _ context: RunContext, segments: Int, end: LSN) async -> String {
+        if let early { return early }
+        return await report.make(context, segments: segments, end: end)
     }
 
     /// Where the local WAL ends after a clean shutdown: the shutdown checkpoint, or for a
@@ -100,51 +112,6 @@ public struct RewindStep: Step {
             let detail = result.standardErrorTail.filter { !$0.contains("kB (") }.suffix(4).joined(separator: "; ")
             throw RewindError.rewindFailed(detail: (dryRun ? "dry run: " : "") + detail)
         }
-    }
-
-    /// Writes `report.txt` beside the saved WAL from pg_waldump's records after the fork, read
-    /// as they stream. Returns its one-line headline. A report that cannot be written is a
-    /// warning, not a failure: the WAL it describes is saved either way.
-    func writeReport(_ context: RunContext, saved: DivergentWAL, segments: Int, fork: LSN, end: LSN, timeline: Int) async -> String {
-        let plan = context.plan
-        do {
-            let (dump, builder) = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
-                "--path", saved.walCopy, "--timeline", String(timeline), "--start", fork.description, "--end", end.description,
-            ]), reducingOutputInto: DivergenceSummary.Builder()) { builder, chunk in builder.feed(chunk) }
-            var summary = builder.summary
-            summary.relations = RewindSource.relationNames(summary.relations, endpoint: plan.upstream)
-            let rmgrs = summary.recordsByResourceManager.sorted { $0.key < $1.key }.map { "  \($0.key): \($0.value)" }
-            // pg_waldump ends with an error at the end of valid WAL; only say so when it read nothing.
-            let waldumpNote = summary.records == 0 && !dump.succeeded
-                ? "pg_waldump read no records: \(dump.standardErrorTail.suffix(2).joined(separator: "; "))\n" : ""
-            let report = """
-                pg-rejoin divergence report, run \(plan.runID)
-                data directory:   \(plan.pgdata)
-                timeline:         \(timeline), forked by the upstream at \(fork); local WAL ends at \(end)
-                records after the fork: \(summary.records) (first \(summary.firstLSN ?? "-"), last \(summary.lastLSN ?? "-"))
-                commits after the fork: \(summary.commits), last commit at \(summary.lastCommitTime ?? "-")
-                relations written after the fork:
-                \(summary.relations.map { "  " + Self.described($0) }.joined(separator: "\n"))
-                records by resource manager:
-                \(rmgrs.joined(separator: "\n"))
-                \(waldumpNote)saved WAL segments (\(segments)): \(saved.walCopy)
-                inspect with: pg_waldump --path \(saved.walCopy) --timeline \(timeline) --start \(fork)
-
-                """
-            try Files.writeAtomically(Data(report.utf8), to: saved.directory + "/report.txt", mode: 0o600)
-            return "\(summary.commits) commits, \(summary.records) records"
-                + (summary.relations.isEmpty ? "" : " touching \(summary.relations.prefix(5).joined(separator: ", "))")
-        } catch {
-            let reason = (error as? LocalizedError)?.errorDescription ?? "\(error)"
-            context.delegate.handle(.warning("the divergence report was not written (\(reason)); the WAL itself is saved in \(saved.walCopy)"))
-            return "no report (\(reason))"
-        }
-    }
-
-    /// A relation the upstream could not name keeps its "database-oid/relfilenode" numbers:
-    /// most often a table created after the fork, which only the old data directory knows.
-    static func described(_ relation: String) -> String {
-        relation.contains(".") ? relation : relation + " (unknown to the upstream: created after the fork, or dropped since)"
     }
 
     /// pg_rewind copies the upstream's config files over the node's own; keep-local-config puts
