@@ -20,6 +20,9 @@ public struct VerifyStep: Step {
         var target: String?
         var waitingFor = "the local server to accept connections"
         var warnedPrivilege = false
+        // Right after start the WAL receiver is usually a few milliseconds from streaming:
+        // look again soon, then less and less often (each look is a connection to the upstream).
+        var pause: UInt64 = 50_000_000
         while true {
             do {
                 let upstream = try plan.upstream.connectSQL()
@@ -56,7 +59,8 @@ public struct VerifyStep: Step {
             if Date() >= deadline {
                 throw StepError.verifyTimedOut(seconds: plan.verifyTimeout, waitingFor: waitingFor, logTail: Self.tail(of: plan.serverLog, lines: 15))
             }
-            try await Task.sleep(nanoseconds: 500_000_000)
+            try await Task.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 500_000_000)
         }
     }
 
