@@ -149,6 +149,29 @@ final class ArchiveTests: XCTestCase {
         XCTAssertLessThan(growth, 48 << 20, "resident memory grew by \(growth) bytes archiving 64 MB")
     }
 
+    /// Files are read and hashed on a second thread and handed over in blocks: every size around
+    /// a block boundary keeps its own bytes and its own checksum, in order.
+    func testFilesOfEverySizeAroundABlockKeepTheirOwnChecksums() throws {
+        let source = temp.path + "/sizes.old-20260101T000000Z"
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        let block = 4096
+        let sizes = [0, 1, block - 1, block, block + 1, 3 * block, 5 * block + 7, 0, 2]
+        var expected: [String: String] = [:]
+        for (index, size) in sizes.enumerated() {
+            let bytes = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) })
+            let name = String(format: "f%02d", index)
+            try bytes.write(to: URL(fileURLWithPath: source + "/" + name))
+            expected[name] = try SHA256Digest.hex(of: bytes)
+        }
+        let archive = source + ".tar.zst"
+        let manifest = try DirectoryArchive(blockSize: block).archive(directory: source, to: archive).manifest
+        var got: [String: String] = [:]
+        for entry in manifest.entries where entry.type == .file { got[entry.path] = entry.sha256 }
+        XCTAssertEqual(got, expected)
+        XCTAssertNoThrow(try DirectoryArchive.verify(archive: archive, blockSize: block))
+        XCTAssertNoThrow(try DirectoryArchive.verify(archive: archive, against: source, blockSize: block))
+    }
+
     func testTamperedArchiveFailsVerification() throws {
         let source = temp.path + "/main.old-20260101T000000Z"
         try makeTree(source)

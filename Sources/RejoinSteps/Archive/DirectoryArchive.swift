@@ -159,33 +159,9 @@ public struct DirectoryArchive {
         return String(cString: buffer)
     }
 
-    /// Reads a regular file (never through a symlink) in blocks; its size must not have changed.
-    @discardableResult
-    static func stream(_ path: String, expectedSize: UInt64, buffer: UnsafeMutableRawBufferPointer,
-                       _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw ArchiveError.io(operation: "open", path: path, errno: errno) }
-        defer { close(fd) }
-        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        var done: UInt64 = 0
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ArchiveError.io(operation: "read", path: path, errno: errno)
-            }
-            if n == 0 { break }
-            done += UInt64(n)
-            guard done <= expectedSize else { break }
-            try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-        }
-        guard done == expectedSize else {
-            throw ArchiveError.entryMismatch(archive: path, entry: path, problem: "its size changed while it was archived (\(expectedSize) then \(done) bytes); is a server running on this directory?")
-        }
-        return done
-    }
-
-    /// Every entry after the manifest, compressed, each file's SHA-256 taken on the way.
+    /// Every entry after the manifest, compressed, each file's SHA-256 taken on the way. A
+    /// second thread reads the files and hashes them; this one builds the tar stream and
+    /// compresses it, the slowest part, and does nothing else.
     private func writeBody(_ manifest: inout ArchiveManifest, from directory: String, to path: String, progress: Progress?) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ArchiveError.io(operation: "create", path: path, errno: errno) }
@@ -195,9 +171,13 @@ public struct DirectoryArchive {
         let binaryNames = !ascii(manifest.root) || manifest.entries.contains { !ascii($0.path) || !ascii($0.target ?? "") }
         let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: threads,
                                        binaryNames: binaryNames)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
-        defer { buffer.deallocate() }
-        let digest = try PipelinedDigest(blockSize: blockSize)
+        let files = manifest.entries.filter { $0.type == .file }.map { SourceFile.Expected(path: directory + "/" + $0.path, size: $0.size ?? 0) }
+        let pipe = BlockPipe<FileFeed>(blockSize: blockSize)
+        let reader = WorkerThread(name: "pg-rejoin.archive-read") { Self.feed(files, into: pipe) }
+        defer {
+            pipe.close()
+            reader.wait()
+        }
         let report = throttled(progress)
         let total = manifest.totalBytes
         var done: UInt64 = 0
@@ -208,15 +188,47 @@ public struct DirectoryArchive {
                                                     mtimeNanoseconds: entry.mtimeNanoseconds, size: entry.size ?? 0,
                                                     symlinkTarget: entry.target))
             guard entry.type == .file else { continue }
-            try Self.stream(directory + "/" + entry.path, expectedSize: entry.size ?? 0, buffer: buffer) { chunk in
-                try digest.update(chunk)
-                try writer.writeData(chunk)
-                done += UInt64(chunk.count)
-                report?(.write, done, total)
+            file: while let item = pipe.receive() {
+                defer { pipe.giveBack(item) }
+                switch item.message {
+                case .data:
+                    try writer.writeData(item.bytes)
+                    done += UInt64(item.count)
+                    report?(.write, done, total)
+                case let .end(sha256):
+                    manifest.entries[index].sha256 = sha256
+                    break file
+                case let .failure(error):
+                    throw error
+                }
             }
-            manifest.entries[index].sha256 = try digest.finish()
+            guard manifest.entries[index].sha256 != nil else {
+                throw ArchiveError.io(operation: "read", path: directory + "/" + entry.path, errno: EIO)
+            }
         }
         try writer.close()
+    }
+
+    /// What the reading thread sends: a block of the current file, its end with its SHA-256, or
+    /// why it stopped.
+    fileprivate enum FileFeed {
+        case data
+        case end(sha256: String)
+        case failure(Error)
+    }
+
+    /// The reading thread: every file in turn, in blocks, each hashed before it is sent.
+    private static func feed(_ files: [SourceFile.Expected], into pipe: BlockPipe<FileFeed>) {
+        defer { pipe.close() }
+        do {
+            let digest = try SHA256Digest()
+            for file in files {
+                guard try SourceFile.send(file, into: pipe, digest: digest) else { return }
+                pipe.send(.end(sha256: try digest.finish()))
+            }
+        } catch {
+            pipe.send(.failure(error))
+        }
     }
 
     /// The manifest member, compressed on its own, followed by the compressed body: one file,
@@ -348,35 +360,86 @@ public struct DirectoryArchive {
         return manifest
     }
 
-    /// The rest of `verify` when the source directory is there to compare with.
+    /// The rest of `verify` when the source directory is there to compare with: this thread
+    /// decompresses, a second one reads the directory's files and compares.
     private static func compare(_ reader: ArchiveReader, check: inout ManifestCheck, source: String,
                                 buffer: UnsafeMutableRawBufferPointer, progress: Progress?) throws {
-        let original = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count, alignment: 4096)
-        defer { original.deallocate() }
+        let pipe = BlockPipe<Comparison>(blockSize: buffer.count)
+        let failure = LockedBox<Error?>(nil)
+        let checker = check, blockSize = buffer.count
+        let comparer = WorkerThread(name: "pg-rejoin.archive-compare") {
+            compareFiles(from: pipe, source: source, check: checker, blockSize: blockSize, failure: failure)
+        }
+        defer {
+            pipe.close()
+            comparer.wait()
+        }
         var done: UInt64 = 0
         while let info = try reader.next() {
             let entry = try check.expect(info)
             guard entry.type == .file else { continue }
-            let file = try SourceFile(path: source + "/" + entry.path)
-            var size: UInt64 = 0
-            while true {
-                let n = try reader.read(into: buffer)
-                if n == 0 { break }
-                guard try file.matches(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), scratch: original) else {
-                    throw ArchiveError.entryMismatch(archive: check.archive, entry: entry.path,
-                                                     problem: "its bytes at offset \(size) differ from \(file.path)")
+            pipe.send(.start(entry))
+            while let block = pipe.freeBlock() {
+                let n = try reader.read(into: block)
+                if n == 0 {
+                    pipe.giveBack(block)
+                    break
                 }
-                size += UInt64(n)
+                pipe.send(.data, block: block, count: n)
                 done += UInt64(n)
                 progress?(.verify, done, check.manifest.totalBytes)
             }
-            guard try file.isAtEnd(scratch: original) else {
-                throw ArchiveError.entryMismatch(archive: check.archive, entry: entry.path,
-                                                 problem: "\(file.path) is longer than its \(size) bytes in the archive")
-            }
-            try check.finishFile(entry, size: size, sha256: entry.sha256 ?? "")
+            pipe.send(.end)
+            if let error = failure.update({ ($0, $0) }) { throw error }
         }
+        pipe.close()
+        comparer.wait()
+        if let error = failure.update({ ($0, $0) }) { throw error }
         try check.finish()
+    }
+
+    /// What the decompressing thread sends: a file begins, a block of it, it ends.
+    private enum Comparison {
+        case start(ArchiveManifest.Entry)
+        case data
+        case end
+    }
+
+    /// The comparing thread: each file's blocks from the archive against the directory's file.
+    /// The first difference is kept in `failure` and closes the pipe.
+    private static func compareFiles(from pipe: BlockPipe<Comparison>, source: String, check: ManifestCheck, blockSize: Int,
+                                     failure: LockedBox<Error?>) {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+        defer { scratch.deallocate() }
+        var current: (entry: ArchiveManifest.Entry, file: SourceFile, size: UInt64)?
+        while let item = pipe.receive() {
+            defer { pipe.giveBack(item) }
+            do {
+                switch item.message {
+                case let .start(entry):
+                    current = (entry, try SourceFile(path: source + "/" + entry.path), 0)
+                case .data:
+                    guard let file = current else { continue }
+                    guard try file.file.matches(item.bytes, scratch: scratch) else {
+                        throw ArchiveError.entryMismatch(archive: check.archive, entry: file.entry.path,
+                                                         problem: "its bytes at offset \(file.size) differ from \(file.file.path)")
+                    }
+                    current?.size += UInt64(item.count)
+                case .end:
+                    guard let file = current else { continue }
+                    current = nil
+                    guard try file.file.isAtEnd(scratch: scratch) else {
+                        throw ArchiveError.entryMismatch(archive: check.archive, entry: file.entry.path,
+                                                         problem: "\(file.file.path) is longer than its \(file.size) bytes in the archive")
+                    }
+                    try check.finishFile(file.entry, size: file.size, sha256: file.entry.sha256 ?? "")
+                }
+            } catch {
+                failure.update { _ in (error, ()) }
+                pipe.close()
+                return
+            }
+        }
     }
 
     // MARK: Extracting
@@ -532,6 +595,48 @@ private final class SourceFile {
             got += n
         }
         return memcmp(base, expected, chunk.count) == 0
+    }
+
+    /// A file of the directory to archive, and the size the scan found.
+    struct Expected: Sendable {
+        var path: String
+        var size: UInt64
+    }
+
+    /// Reads a regular file (never through a symlink) into the pipe's blocks, hashing each
+    /// before it is sent; its size must not have changed since the scan. False when the pipe
+    /// was closed by the other side.
+    static func send(_ expected: Expected, into pipe: BlockPipe<DirectoryArchive.FileFeed>, digest: SHA256Digest) throws -> Bool {
+        let file = try SourceFile(path: expected.path)
+        var done: UInt64 = 0
+        while true {
+            guard let block = pipe.freeBlock() else { return false }
+            let n = try file.fill(block)
+            if n == 0 {
+                pipe.giveBack(block)
+                break
+            }
+            done += UInt64(n)
+            guard done <= expected.size else {
+                pipe.giveBack(block)
+                break
+            }
+            try digest.update(UnsafeRawBufferPointer(rebasing: block[0..<n]))
+            pipe.send(.data, block: block, count: n)
+        }
+        guard done == expected.size else {
+            throw ArchiveError.entryMismatch(archive: expected.path, entry: expected.path, problem: "its size changed while it was archived (\(expected.size) then \(done) bytes); is a server running on this directory?")
+        }
+        return true
+    }
+
+    /// One read(2) into `block`: the count, 0 at the end.
+    private func fill(_ block: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = Glibc.read(fd, block.baseAddress, block.count)
+            if n >= 0 { return n }
+            if errno != EINTR { throw ArchiveError.io(operation: "read", path: path, errno: errno) }
+        }
     }
 
     /// True when nothing is left to read.
