@@ -23,7 +23,8 @@ public struct DirectoryArchive {
     public var level: Int
     /// Bytes read (and hashed, and decompressed on re-read) at a time: memory, not speed.
     public var blockSize: Int
-    /// zstd worker threads beside the reading thread (the SHA-256 thread is always there).
+    /// zstd worker threads beside the compressing thread (the thread that reads and hashes the
+    /// files is always there).
     public var threads: Int
     public var progressInterval: TimeInterval = 5
 
