@@ -391,11 +391,11 @@ public struct DirectoryArchive {
                 progress?(.verify, done, check.manifest.totalBytes)
             }
             pipe.send(.end)
-            if let error = failure.update({ ($0, $0) }) { throw error }
+            if let error = failure.current { throw error }
         }
         pipe.close()
         comparer.wait()
-        if let error = failure.update({ ($0, $0) }) { throw error }
+        if let error = failure.current { throw error }
         try check.finish()
     }
 
@@ -667,6 +667,7 @@ final class LockedBox<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
     init(_ value: Value) { self.value = value }
+    var current: Value { lock.withLock { value } }
     func update<R>(_ body: (Value) -> (Value, R)) -> R {
         lock.withLock {
             let (next, result) = body(value)

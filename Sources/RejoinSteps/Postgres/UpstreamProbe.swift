@@ -53,7 +53,7 @@ public enum UpstreamProbe {
         group.wait()
         let row: [String?], facts: SQLFacts
         do {
-            guard let identified = identity.update({ ($0, $0) }) else {
+            guard let identified = identity.current else {
                 throw PgError.unexpectedResult(target: endpoint.address.description, sql: "IDENTIFY_SYSTEM")
             }
             row = try identified.get()
