@@ -220,7 +220,7 @@ if "rewind" in scenarios:
             if step and dump is not None:
                 lines.append(f"{row}: pg-rejoin's rewind step took {statistics.median(step):.2f} s at {size_label(large)}; "
                              f"pg_waldump alone over the divergent WAL it saves takes {dump:.2f} s "
-                             f"(the report is written beside pg_rewind, from WAL saved during crash recovery; "
+                             f"(pg_waldump reads the WAL saved during crash recovery, while recovery runs; "
                              f"the step is mostly pg_rewind itself, and with --method rewind also pg_rewind --dry-run)")
         print("Ratios (issue 4), medians of the same run:\n")
         for line in lines:
