@@ -67,14 +67,10 @@ struct DivergenceReport {
             return try write(try await scan(context, end: end), runID: context.plan.runID, pgdata: context.plan.pgdata,
                              segments: segments, end: end)
         } catch {
-            return Self.failed(error, context: context, saved: saved)
+            let reason = (error as? LocalizedError)?.errorDescription ?? "\(error)"
+            context.delegate.handle(.warning("the divergence report was not written (\(reason)); the WAL itself is saved in \(saved.walCopy)"))
+            return "no report (\(reason))"
         }
-    }
-
-    static func failed(_ error: Error, context: RunContext, saved: DivergentWAL) -> String {
-        let reason = (error as? LocalizedError)?.errorDescription ?? "\(error)"
-        context.delegate.handle(.warning("the divergence report was not written (\(reason)); the WAL itself is saved in \(saved.walCopy)"))
-        return "no report (\(reason))"
     }
 
     /// A relation the upstream could not name keeps its "database-oid/relfilenode" numbers:

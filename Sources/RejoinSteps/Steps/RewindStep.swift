@@ -2,10 +2,10 @@ import Foundation
 
 /// Rewind path, step 4: decide from the timeline history whether the node diverged; if it did,
 /// save what will be thrown away (the local WAL from the fork point, and a pg_waldump report,
-/// both usually made during crash recovery already), then rewind in place (after a `pg_rewind --dry-run` when the
-/// operator asked for rewind and nothing else). pg_rewind cannot be resumed: if it
-/// fails or is interrupted, the run falls back to a full copy (auto) with this directory kept
-/// aside like any old data directory.
+/// both usually made during crash recovery already), then rewind in place (after a
+/// `pg_rewind --dry-run` when the operator asked for rewind and nothing else). pg_rewind cannot
+/// be resumed: if it fails or is interrupted, the run falls back to a full copy (auto) with this
+/// directory kept aside like any old data directory.
 public struct RewindStep: Step {
     public let kind = StepKind.rewind
     public init() {}
