@@ -55,6 +55,26 @@ final class RewindTests: XCTestCase {
         XCTAssertTrue(journal.contains(#""divergence.early-report":"1 commits"#), journal)
     }
 
+    /// A former primary stopped cleanly after it diverged needs no crash recovery: the rewind
+    /// step saves the WAL after the fork and writes the report itself, beside pg_rewind.
+    func testACleanlyStoppedDivergedPrimaryGetsItsReportFromTheRewindStep() throws {
+        let f = try Failover.make(in: sandbox)
+        try f.pg1.start()   // crash recovery as a primary, still on the old timeline
+        try f.pg1.stop()
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("rewind done"), result.stdout)
+        try assertStreamsWithUpstreamRows(f)
+
+        let work = f.pg1.dataDirectory + ".rejoin"
+        let divergence = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: work).first { $0.hasPrefix("divergence-") })
+        let report = try String(contentsOfFile: "\(work)/\(divergence)/report.txt", encoding: .utf8)
+        XCTAssertTrue(report.contains("postgres.orders"), report)
+        let journal = try String(contentsOfFile: work + "/journal.jsonl", encoding: .utf8)
+        XCTAssertFalse(journal.contains("divergence.early-report"), "recover-local did not run: \(journal)")
+    }
+
     func testWithoutWalLogHintsRewindRefusesAndAutoCopiesInstead() throws {
         let f = try Failover.make(in: sandbox, walLogHints: false)
         let before = try DataSnapshot(f.pg1.dataDirectory)
