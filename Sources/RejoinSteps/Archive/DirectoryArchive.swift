@@ -324,12 +324,12 @@ public struct DirectoryArchive {
             throw ArchiveError.badManifest(archive: archive, reason: "the manifest inside differs from the one it was written with")
         }
         var check = ManifestCheck(manifest: manifest, archive: archive)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
-        defer { buffer.deallocate() }
         if let source {
-            try compare(reader, check: &check, source: source, buffer: buffer, progress: progress)
+            try compare(reader, check: &check, source: source, blockSize: blockSize, progress: progress)
             return manifest
         }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+        defer { buffer.deallocate() }
         // Two hashing threads, files taken in turn, beside the decompressing one: SHA-256 is
         // the slowest part of the re-read. Each file's digest is checked once all are read.
         let digests = [try PipelinedDigest(blockSize: blockSize), try PipelinedDigest(blockSize: blockSize)]
@@ -364,10 +364,10 @@ public struct DirectoryArchive {
     /// The rest of `verify` when the source directory is there to compare with: this thread
     /// decompresses, a second one reads the directory's files and compares.
     private static func compare(_ reader: ArchiveReader, check: inout ManifestCheck, source: String,
-                                buffer: UnsafeMutableRawBufferPointer, progress: Progress?) throws {
-        let pipe = BlockPipe<Comparison>(blockSize: buffer.count)
+                                blockSize: Int, progress: Progress?) throws {
+        let pipe = BlockPipe<Comparison>(blockSize: blockSize)
         let failure = LockedBox<Error?>(nil)
-        let checker = check, blockSize = buffer.count
+        let checker = check
         let comparer = WorkerThread(name: "pg-rejoin.archive-compare") {
             compareFiles(from: pipe, source: source, check: checker, blockSize: blockSize, failure: failure)
         }

@@ -26,20 +26,25 @@ public enum RewindChecks {
             name: "hint-bits-logged", passed: hints,
             detail: hints ? (control.dataChecksumsEnabled ? "data checksums are on" : "wal_log_hints is on")
                 : "the local cluster has neither data checksums nor wal_log_hints=on, so pg_rewind cannot know which pages changed"))
-        if let known, known.checkpointTimeline >= upstreamTimeline {
-            checks.append(fullPageWritesCheck(known.fullPageWrites))
-            checks.append(RewindCheck(name: "upstream-timeline-checkpointed", passed: true,
-                                      detail: "the upstream's last checkpoint is on timeline \(known.checkpointTimeline)"))
-            return checks
-        }
         do {
-            let sql = try endpoint.connectSQL()
-            checks.append(fullPageWritesCheck(try RewindSource.fullPageWrites(sql)))
-            var checkpointTimeline = try RewindSource.checkpointTimeline(sql) ?? 0
+            // One connection, opened only when the probe's settings are missing or the upstream
+            // needs a CHECKPOINT.
+            var connection: PgConnection?
+            func sql() throws -> PgConnection {
+                if let connection { return connection }
+                let opened = try endpoint.connectSQL()
+                connection = opened
+                return opened
+            }
+            let settings = try known ?? RewindSettings.read(sql())
+            checks.append(RewindCheck(name: "upstream-full-page-writes", passed: settings.fullPageWrites,
+                                      detail: settings.fullPageWrites ? "full_page_writes is on" : "full_page_writes is off on the upstream"))
+            var checkpointTimeline = settings.checkpointTimeline
             var detail = "the upstream's last checkpoint is on timeline \(checkpointTimeline)"
             if checkpointTimeline < upstreamTimeline {
                 // Freshly promoted: without a checkpoint on the new timeline pg_rewind compares
                 // against the old one and finds nothing to do.
+                let sql = try sql()
                 if (try? sql.query("CHECKPOINT")) != nil {
                     checkpointTimeline = try RewindSource.checkpointTimeline(sql) ?? 0
                     detail = "ran CHECKPOINT on the upstream; its last checkpoint is now on timeline \(checkpointTimeline)"
@@ -53,10 +58,5 @@ public enum RewindChecks {
                                       detail: (error as? LocalizedError)?.errorDescription ?? "\(error)"))
         }
         return checks
-    }
-
-    private static func fullPageWritesCheck(_ on: Bool) -> RewindCheck {
-        RewindCheck(name: "upstream-full-page-writes", passed: on,
-                    detail: on ? "full_page_writes is on" : "full_page_writes is off on the upstream")
     }
 }
