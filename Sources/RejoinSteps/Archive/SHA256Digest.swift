@@ -31,7 +31,21 @@ final class SHA256Digest {
         var length: UInt32 = 0
         try check(EVP_DigestFinal_ex(context, &digest, &length), "EVP_DigestFinal_ex")
         try check(EVP_DigestInit_ex(context, EVP_sha256(), nil), "EVP_DigestInit_ex")
-        return digest.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
+        return Self.hex(digest.prefix(Int(length)))
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Lowercase hex by table: String(format:) per byte costs more than hashing a small file,
+    /// and a data directory is mostly small files.
+    private static func hex(_ bytes: ArraySlice<UInt8>) -> String {
+        var characters: [UInt8] = []
+        characters.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            characters.append(hexDigits[Int(byte >> 4)])
+            characters.append(hexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: characters, as: UTF8.self)
     }
 
     static func hex(of data: Data) throws -> String {
