@@ -31,12 +31,15 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // sync_file_range, a GNU extension Swift's Glibc module leaves out.
+        .systemLibrary(name: "CLinux"),
         .target(
             name: "RejoinSteps",
             dependencies: [
                 "CLibPQ",
                 "CLibArchive",
                 "CLibCrypto",
+                "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],

@@ -378,21 +378,7 @@ final class ArchiveTests: XCTestCase {
         try writer.close()
     }
 
-    /// stdout and stderr of a short command (through files: no pipe to fill).
-    func run(_ argv: [String]) throws -> (String, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let out = temp.path + "/run.out", err = temp.path + "/run.err"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        try process.run()
-        process.waitUntilExit()
-        defer { unlink(out); unlink(err) }
-        return (try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: err, encoding: .utf8))
-    }
+    func run(_ argv: [String]) throws -> (String, String) { try temp.run(argv) }
 
     static func residentBytes() -> UInt64 {
         guard let text = Files.read("/proc/self/statm") else { return 0 }

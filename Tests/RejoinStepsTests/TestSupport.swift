@@ -77,3 +77,21 @@ enum TestPlans {
             upstreamBytes: 31_457_280)
     }
 }
+
+extension TemporaryDirectory {
+    /// stdout and stderr of a short command (through files in this directory: no pipe to fill).
+    func run(_ argv: [String]) throws -> (String, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let out = path + "/run.out", err = path + "/run.err"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try process.run()
+        process.waitUntilExit()
+        defer { unlink(out); unlink(err) }
+        return (try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: err, encoding: .utf8))
+    }
+}

@@ -40,7 +40,9 @@ public struct DirectoryArchive {
         public var manifestFile: String
         public var manifest: ArchiveManifest
         public var archiveBytes: UInt64
+        /// Writing, with the re-read of the body that runs beside it.
         public var writeSeconds: Double
+        /// After writing: the finished file read back from disk and checked.
         public var verifySeconds: Double
     }
 
@@ -55,14 +57,20 @@ public struct DirectoryArchive {
     // MARK: Writing
 
     /// Archives `directory` to `archive` under a temporary name, fsync'd, re-read from disk in
-    /// full with every checksum verified, the manifest written beside it, and only then renamed
-    /// to `archive`. A file under the final name is therefore always complete and verified. The
-    /// directory is not touched; removing it is the caller's decision.
+    /// full and compared with the directory, the manifest written beside it, and only then
+    /// renamed to `archive`. A file under the final name is therefore always complete and
+    /// verified. The directory is not touched; removing it is the caller's decision.
     ///
     /// Each file is read once: the checksums are taken while the entries are compressed into a
     /// body stream, and the manifest, known only then, is compressed as a stream of its own and
-    /// put in front. Compressed streams concatenate (zstd frames, gzip members), so the result
-    /// is one compressed tar whose first member is the manifest.
+    /// written in front, into space kept for it (`HeadSpace`). Compressed streams concatenate
+    /// (zstd frames, gzip members), so the result is one compressed tar whose first member is
+    /// the manifest.
+    ///
+    /// The body is re-read while it is written, not after: a third thread follows the file,
+    /// has each part written to disk and dropped from the page cache before it reads it back,
+    /// decompresses it and compares every entry with the directory (`rereadBody`). Once the
+    /// head is written and the file fsync'd, the head is read back from disk the same way.
     public func archive(directory: String, to archive: String, runID: String? = nil, control: OldDataControl? = nil,
                         progress: Progress? = nil) throws -> Result {
         guard Files.isDirectory(directory), !Files.isSymlink(directory) else { throw ArchiveError.notADirectory(path: directory) }
@@ -73,27 +81,27 @@ public struct DirectoryArchive {
         manifest.control = control
 
         let temporary = archive + ".partial"
-        let body = archive + ".body.partial"
         try Files.removeTree(temporary)
-        try Files.removeTree(body)
         do {
-            try writeBody(&manifest, from: directory, to: body, progress: progress)
-            try writeHead(manifest, body: body, to: temporary)
-            unlink(body)
+            let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw ArchiveError.io(operation: "create", path: temporary, errno: errno) }
+            defer { close(fd) }
+            fchmod(fd, 0o600)
+            let head = try HeadSpace(for: manifest, compression: compression)
+            try writeBody(&manifest, from: directory, fd: fd, at: head.size, path: temporary, progress: progress)
+            try writeHead(manifest, into: head, fd: fd, path: temporary)
             let written = Date()
-            let verified = try Self.verify(archive: temporary, expected: manifest, against: directory, dropCache: true,
-                                           blockSize: blockSize, progress: throttled(progress))
+            try Self.confirmHead(archive: temporary, expected: manifest, blockSize: blockSize)
             let verifySeconds = Date().timeIntervalSince(written)
             let manifestFile = Self.manifestFile(forArchive: archive)
             try Files.writeAtomically(try manifest.encoded(), to: manifestFile, mode: 0o600)
             try Files.rename(temporary, to: archive)
             var st = stat()
             let size = stat(archive, &st) == 0 ? UInt64(st.st_size) : 0
-            return Result(archive: archive, manifestFile: manifestFile, manifest: verified, archiveBytes: size,
+            return Result(archive: archive, manifestFile: manifestFile, manifest: manifest, archiveBytes: size,
                           writeSeconds: written.timeIntervalSince(started), verifySeconds: verifySeconds)
         } catch {
             unlink(temporary)
-            unlink(body)
             throw error
         }
     }
@@ -160,14 +168,28 @@ public struct DirectoryArchive {
         return String(cString: buffer)
     }
 
-    /// Every entry after the manifest, compressed, each file's SHA-256 taken on the way. A
-    /// second thread reads the files and hashes them; this one builds the tar stream and
-    /// compresses it, the slowest part, and does nothing else.
-    private func writeBody(_ manifest: inout ArchiveManifest, from directory: String, to path: String, progress: Progress?) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ArchiveError.io(operation: "create", path: path, errno: errno) }
-        defer { close(fd) }
-        fchmod(fd, 0o600)
+    /// Every entry after the manifest, compressed into `fd` from `offset` on, each file's
+    /// SHA-256 taken on the way, and re-read from disk as it is written. A second thread reads
+    /// the files and hashes them; this one builds the tar stream and compresses it, the slowest
+    /// part, and does nothing else; a third follows the file and compares what it decompresses
+    /// with the directory (`rereadBody`).
+    private func writeBody(_ manifest: inout ArchiveManifest, from directory: String, fd: Int32, at offset: Int,
+                           path: String, progress: Progress?) throws {
+        guard lseek(fd, off_t(offset), SEEK_SET) == off_t(offset) else { throw ArchiveError.io(operation: "seek in", path: path, errno: errno) }
+        let growing = try GrowingFile(path: path, from: UInt64(offset), blockSize: blockSize)
+        // The entries as scanned: the checksums are filled in below, while the re-read runs;
+        // it compares bytes with the directory and needs none of them.
+        let scanned = manifest
+        let reread = LockedBox<Swift.Result<Void, Error>?>(nil)
+        let rereader = WorkerThread(name: "pg-rejoin.archive-reread") { [blockSize] in
+            let result = Swift.Result { try Self.rereadBody(growing, expected: scanned, source: directory, blockSize: blockSize) }
+            reread.update { _ in (result, ()) }
+        }
+        defer {
+            // On any error below: the re-read stops waiting for bytes that will not come.
+            growing.abandon()
+            rereader.wait()
+        }
         let ascii = { (name: String) in name.utf8.allSatisfy { $0 < 0x80 } }
         let binaryNames = !ascii(manifest.root) || manifest.entries.contains { !ascii($0.path) || !ascii($0.target ?? "") }
         let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: threads,
@@ -194,6 +216,7 @@ public struct DirectoryArchive {
                 switch item.message {
                 case .data:
                     try writer.writeData(item.bytes)
+                    growing.wrote(upTo: UInt64(max(0, lseek(fd, 0, SEEK_CUR))))
                     done += UInt64(item.count)
                     report?(.write, done, total)
                 case let .end(sha256):
@@ -208,6 +231,53 @@ public struct DirectoryArchive {
             }
         }
         try writer.close()
+        growing.finish()
+        rereader.wait()
+        guard let result = reread.current else { throw ArchiveError.io(operation: "re-read", path: path, errno: EIO) }
+        try result.get()
+    }
+
+    /// Decompresses a body as it is written and compares every entry with the directory it is
+    /// written from (entries, types, modes, symlink targets, sizes, bytes), then reads the rest
+    /// of the file to its end, so that every byte of it was read back. The checksums of
+    /// `expected` are not used.
+    ///
+    /// One thread, comparing libarchive's own buffers (no copy): beside the writing threads it
+    /// is never the slowest, and a thread more would only take turns with them on the cores.
+    static func rereadBody(_ body: GrowingFile, expected: ArchiveManifest, source: String, blockSize: Int) throws {
+        let reader = try ArchiveReader(following: body)
+        var check = ManifestCheck(manifest: expected, archive: body.path)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+        defer { scratch.deallocate() }
+        while let info = try reader.next() {
+            let entry = try check.expect(info)
+            guard entry.type == .file else { continue }
+            let file = try SourceFile(path: source + "/" + entry.path)
+            var size: UInt64 = 0
+            while let chunk = try reader.nextBlock(at: size) {
+                try file.expect(chunk, at: size, of: entry, in: body.path, scratch: scratch)
+                size += UInt64(chunk.count)
+            }
+            try file.expectEnd(at: size, of: entry, in: body.path, scratch: scratch)
+            try check.finishFile(entry, size: size, sha256: nil)
+        }
+        try check.finish()
+        try body.drain()
+    }
+
+    /// The head of the finished archive, read back from disk (its cached pages dropped first):
+    /// the manifest member decodes to `expected`, and what follows it, the padding of the head
+    /// space included, leads to the body's first entry.
+    static func confirmHead(archive: String, expected: ArchiveManifest, blockSize: Int) throws {
+        let reader = try ArchiveReader(path: archive, dropCache: true, blockSize: blockSize)
+        let manifest = try firstManifest(reader, archive: archive)
+        guard manifest == expected else {
+            throw ArchiveError.badManifest(archive: archive, reason: "the manifest inside differs from the one it was written with")
+        }
+        var check = ManifestCheck(manifest: manifest, archive: archive)
+        guard let first = try reader.next(), try check.expect(first).path == manifest.entries.first?.path else {
+            throw ArchiveError.missingEntries(archive: archive, entries: manifest.entries.prefix(1).map(\.path))
+        }
     }
 
     /// What the reading thread sends: a block of the current file, its end with its SHA-256, or
@@ -232,54 +302,20 @@ public struct DirectoryArchive {
         }
     }
 
-    /// The manifest member, compressed on its own, followed by the compressed body: one file,
-    /// fsync'd.
-    private func writeHead(_ manifest: ArchiveManifest, body: String, to path: String) throws {
-        let manifestData = try manifest.encoded()
-        let member = try ArchiveWriter.memberBytes(
-            ArchiveEntryInfo(name: ArchiveManifest.entryName, type: .file, rawType: UInt32(S_IFREG), mode: 0o600,
-                             uid: getuid(), gid: getgid(), mtime: Int64(manifest.created.timeIntervalSince1970), mtimeNanoseconds: 0,
-                             size: UInt64(manifestData.count)),
-            data: manifestData, path: path)
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw ArchiveError.io(operation: "create", path: path, errno: errno) }
-        defer { close(fd) }
-        fchmod(fd, 0o600)
-        let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: 1, format: .raw)
-        try writer.writeHeader(ArchiveEntryInfo(name: ArchiveManifest.entryName, type: .file, rawType: 0, mode: 0o600, uid: 0, gid: 0,
-                                                mtime: 0, mtimeNanoseconds: 0, size: UInt64(member.count)))
-        try member.withUnsafeBytes { try writer.writeData($0) }
-        try writer.close()
-        try Self.append(body, to: fd, path: path)
+    /// The manifest member, compressed on its own, and the padding that fills the rest of the
+    /// head space, written at the start of the file; then the whole file is fsync'd.
+    private func writeHead(_ manifest: ArchiveManifest, into head: HeadSpace, fd: Int32, path: String) throws {
+        let bytes = try head.bytes(for: manifest, level: level, path: path)
+        try bytes.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, raw.baseAddress.map { $0 + done }, raw.count - done, off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw ArchiveError.io(operation: "write the manifest into", path: path, errno: n < 0 ? errno : EIO) }
+                done += n
+            }
+        }
         guard fsync(fd) == 0 else { throw ArchiveError.io(operation: "fsync", path: path, errno: errno) }
-    }
-
-    /// Copies a whole file to the end of `fd` (in the kernel, sendfile, when it can).
-    static func append(_ source: String, to fd: Int32, path: String) throws {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw ArchiveError.io(operation: "open", path: source, errno: errno) }
-        defer { close(input) }
-        while true {
-            let n = sendfile(fd, input, nil, 1 << 30)
-            if n > 0 { continue }
-            if n == 0 { return }
-            if errno == EINTR { continue }
-            guard errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP else {
-                throw ArchiveError.io(operation: "append to", path: path, errno: errno)
-            }
-            break
-        }
-        // No sendfile between these files: plain reads and writes from where it stopped.
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = read(input, &buffer, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ArchiveError.io(operation: "read", path: source, errno: errno)
-            }
-            if n == 0 { return }
-            try Files.writeAll(fd: fd, Data(buffer[0..<n]), path: path)
-        }
     }
 
     // MARK: Reading
@@ -421,19 +457,13 @@ public struct DirectoryArchive {
                     current = (entry, try SourceFile(path: source + "/" + entry.path), 0)
                 case .data:
                     guard let file = current else { continue }
-                    guard try file.file.matches(item.bytes, scratch: scratch) else {
-                        throw ArchiveError.entryMismatch(archive: check.archive, entry: file.entry.path,
-                                                         problem: "its bytes at offset \(file.size) differ from \(file.file.path)")
-                    }
+                    try file.file.expect(item.bytes, at: file.size, of: file.entry, in: check.archive, scratch: scratch)
                     current?.size += UInt64(item.count)
                 case .end:
                     guard let file = current else { continue }
                     current = nil
-                    guard try file.file.isAtEnd(scratch: scratch) else {
-                        throw ArchiveError.entryMismatch(archive: check.archive, entry: file.entry.path,
-                                                         problem: "\(file.file.path) is longer than its \(file.size) bytes in the archive")
-                    }
-                    try check.finishFile(file.entry, size: file.size, sha256: file.entry.sha256 ?? "")
+                    try file.file.expectEnd(at: file.size, of: file.entry, in: check.archive, scratch: scratch)
+                    try check.finishFile(file.entry, size: file.size, sha256: nil)
                 }
             } catch {
                 failure.update { _ in (error, ()) }
@@ -552,11 +582,12 @@ private struct ManifestCheck {
         return entry
     }
 
-    func finishFile(_ entry: ArchiveManifest.Entry, size: UInt64, sha256: String) throws {
+    /// `sha256` nil: the bytes were compared with the directory's file instead of hashed.
+    func finishFile(_ entry: ArchiveManifest.Entry, size: UInt64, sha256: String?) throws {
         guard size == entry.size else {
             throw ArchiveError.entryMismatch(archive: archive, entry: entry.path, problem: "\(size) bytes, the manifest says \(entry.size ?? 0)")
         }
-        guard sha256 == entry.sha256 else {
+        if let sha256, sha256 != entry.sha256 {
             throw ArchiveError.checksumMismatch(archive: archive, entry: entry.path, expected: entry.sha256 ?? "none", actual: sha256)
         }
     }
@@ -582,20 +613,42 @@ private final class SourceFile {
 
     deinit { close(fd) }
 
-    /// Reads as many bytes as `chunk` holds; true when they are the same bytes.
+    /// Reads as many bytes as `chunk` holds, in pieces as large as `scratch`; true when they
+    /// are the same bytes.
     func matches(_ chunk: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) throws -> Bool {
-        guard let expected = chunk.baseAddress, let base = scratch.baseAddress, chunk.count <= scratch.count else { return false }
-        var got = 0
-        while got < chunk.count {
-            let n = read(fd, base + got, chunk.count - got)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ArchiveError.io(operation: "read", path: path, errno: errno)
+        guard let expected = chunk.baseAddress, let base = scratch.baseAddress, scratch.count > 0 else { return chunk.isEmpty }
+        var compared = 0
+        while compared < chunk.count {
+            let piece = min(scratch.count, chunk.count - compared)
+            var got = 0
+            while got < piece {
+                let n = read(fd, base + got, piece - got)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw ArchiveError.io(operation: "read", path: path, errno: errno)
+                }
+                if n == 0 { return false }
+                got += n
             }
-            if n == 0 { return false }
-            got += n
+            guard memcmp(base, expected + compared, piece) == 0 else { return false }
+            compared += piece
         }
-        return memcmp(base, expected, chunk.count) == 0
+        return true
+    }
+
+    /// `matches`, or the error that says where an archived entry differs from this file.
+    func expect(_ chunk: UnsafeRawBufferPointer, at offset: UInt64, of entry: ArchiveManifest.Entry, in archive: String,
+                scratch: UnsafeMutableRawBufferPointer) throws {
+        guard try matches(chunk, scratch: scratch) else {
+            throw ArchiveError.entryMismatch(archive: archive, entry: entry.path, problem: "its bytes at offset \(offset) differ from \(path)")
+        }
+    }
+
+    /// `isAtEnd` after an archived entry's `size` bytes, or the error that says this file is longer.
+    func expectEnd(at size: UInt64, of entry: ArchiveManifest.Entry, in archive: String, scratch: UnsafeMutableRawBufferPointer) throws {
+        guard try isAtEnd(scratch: scratch) else {
+            throw ArchiveError.entryMismatch(archive: archive, entry: entry.path, problem: "\(path) is longer than its \(size) bytes in the archive")
+        }
     }
 
     /// A file of the directory to archive, and the size the scan found.

@@ -93,14 +93,20 @@ private func entryInfo(_ entry: OpaquePointer) -> ArchiveEntryInfo {
         hardlinkTarget: archive_entry_hardlink(entry).map { String(cString: $0) })
 }
 
-/// A compressed pax tar written to a file descriptor the caller owns (so it can fsync it);
-/// or, `raw`, one compressed stream of bytes that are already tar blocks.
+/// A compressed pax tar written to a file descriptor the caller owns (so it can fsync it), or
+/// to memory; or, `raw`, one compressed stream of bytes that are already tar blocks.
 final class ArchiveWriter {
     enum Format { case pax, raw }
+    enum Output {
+        case fd(Int32)
+        /// At most `capacity` bytes, kept by the writer: `memoryBytes` after `close`.
+        case memory(capacity: Int)
+    }
 
     private let handle: OpaquePointer
     let path: String
     private var closed = false
+    private let memory: (buffer: UnsafeMutableRawBufferPointer, used: UnsafeMutablePointer<Int>)?
 
     /// - Parameters:
     ///   - level: the compressor's level (zstd 1 and gzip 1: the old data is written once and
@@ -110,11 +116,24 @@ final class ArchiveWriter {
     ///   - binaryNames: record names as the bytes they are (pax hdrcharset=BINARY) instead of
     ///     converting them from the process locale (C: ASCII only, anything else fails). Only
     ///     when a name needs it: GNU tar warns about the keyword on every entry.
-    init(fd: Int32, path: String, compression: ArchiveCompression, level: Int = 1, threads: Int = 1, format: Format = .pax,
+    convenience init(fd: Int32, path: String, compression: ArchiveCompression, level: Int = 1, threads: Int = 1,
+                     format: Format = .pax, binaryNames: Bool = false) throws {
+        try self.init(output: .fd(fd), path: path, compression: compression, level: level, threads: threads, format: format,
+                      binaryNames: binaryNames)
+    }
+
+    init(output: Output, path: String, compression: ArchiveCompression, level: Int = 1, threads: Int = 1, format: Format = .pax,
          binaryNames: Bool = false) throws {
         guard let handle = archive_write_new() else { throw ArchiveError.io(operation: "start writing", path: path, errno: ENOMEM) }
         self.handle = handle
         self.path = path
+        if case let .memory(capacity) = output {
+            let used = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+            used.pointee = 0
+            memory = (UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, capacity), alignment: 16), used)
+        } else {
+            memory = nil
+        }
         switch format {
         case .pax:
             // pax keeps long names, large files, nanosecond mtimes and large ids exactly.
@@ -139,13 +158,29 @@ final class ArchiveWriter {
         }
         try check(archive_write_set_bytes_per_block(handle, 64 * 1024), "set the block size of")
         try check(archive_write_set_bytes_in_last_block(handle, 1), "set the last block size of")
-        try check(archive_write_open_fd(handle, fd), "open")
+        switch output {
+        case let .fd(fd):
+            try check(archive_write_open_fd(handle, fd), "open")
+        case .memory:
+            guard let memory else { return }
+            try check(archive_write_open_memory(handle, memory.buffer.baseAddress, memory.buffer.count, memory.used), "open")
+        }
     }
 
     deinit {
         // archive_write_free closes first when close was not called (an error path): the file
         // is incomplete then, and the caller removes it.
         archive_write_free(handle)
+        if let memory {
+            memory.buffer.deallocate()
+            memory.used.deallocate()
+        }
+    }
+
+    /// What a writer to memory wrote; empty for one to a file.
+    var memoryBytes: Data {
+        guard let memory else { return Data() }
+        return Data(memory.buffer[0..<min(memory.used.pointee, memory.buffer.count)])
     }
 
     private func check(_ rc: Int32, _ operation: String) throws {
@@ -214,10 +249,13 @@ final class ArchiveWriter {
     }
 }
 
-/// A tar reader (any compression libarchive knows) over a file this type opens and closes.
+/// A tar reader (any compression libarchive knows) over a file this type opens and closes, or
+/// over a `GrowingFile` that another thread is still writing.
 final class ArchiveReader {
     private let handle: OpaquePointer
-    private let fd: Int32
+    private let fd: Int32?
+    /// Kept alive here: libarchive holds it as an unretained pointer for its read callback.
+    private let growing: GrowingFile?
     let path: String
     private var current: OpaquePointer?
 
@@ -235,23 +273,43 @@ final class ArchiveReader {
         }
         self.handle = handle
         self.fd = fd
-        do {
-            // Only what pg-rejoin writes: no other filter (some run external programs).
-            // ARCHIVE_WARN: no built-in zstd, the zstd program is used (a gzip system reads on).
-            _ = archive_read_support_filter_zstd(handle)
-            try check(archive_read_support_filter_gzip(handle), "enable gzip decompression for")
-            try check(archive_read_support_format_tar(handle), "enable the tar format for")
-            try check(archive_read_open_fd(handle, fd, blockSize), "open")
-        } catch {
-            archive_read_free(handle)
-            Glibc.close(fd)
-            throw error
-        }
+        growing = nil
+        // Every property is set: from here a throw runs deinit, which frees both.
+        try supportWhatPgRejoinWrites()
+        try check(archive_read_open_fd(handle, fd, blockSize), "open")
+    }
+
+    /// Reads `file` as its writer writes it; a read past what is written waits.
+    init(following file: GrowingFile) throws {
+        path = file.path
+        guard let handle = archive_read_new() else { throw ArchiveError.io(operation: "start reading", path: path, errno: ENOMEM) }
+        self.handle = handle
+        fd = nil
+        growing = file
+        try supportWhatPgRejoinWrites()
+        // The callback cannot capture: the file travels as the client pointer. A failed read is
+        // -1 (ARCHIVE_FATAL); the reason is the writer's, which its caller reports.
+        let client = Unmanaged.passUnretained(file).toOpaque()
+        try check(archive_read_open(handle, client, nil, { _, client, buffer in
+            guard let client, let buffer else { return -1 }
+            let file = Unmanaged<GrowingFile>.fromOpaque(client).takeUnretainedValue()
+            guard let bytes = try? file.next() else { return -1 }
+            buffer.pointee = bytes.baseAddress
+            return la_ssize_t(bytes.count)
+        }, nil), "open")
+    }
+
+    /// Only what pg-rejoin writes: no other filter (some run external programs).
+    private func supportWhatPgRejoinWrites() throws {
+        // ARCHIVE_WARN: no built-in zstd, the zstd program is used (a gzip system reads on).
+        _ = archive_read_support_filter_zstd(handle)
+        try check(archive_read_support_filter_gzip(handle), "enable gzip decompression for")
+        try check(archive_read_support_format_tar(handle), "enable the tar format for")
     }
 
     deinit {
         archive_read_free(handle)
-        Glibc.close(fd)
+        if let fd { Glibc.close(fd) }
     }
 
     private func check(_ rc: Int32, _ operation: String) throws {
@@ -278,6 +336,22 @@ final class ArchiveReader {
             throw ArchiveError.library(operation: "read data from", path: path, message: archive_error_string(handle).map { String(cString: $0) } ?? "code \(n)")
         }
         return n
+    }
+
+    /// The current entry's next bytes in libarchive's own buffer (valid until the next call),
+    /// without copying them; nil at the entry's end. `offset` is how much was read before: an
+    /// entry with holes (a sparse file, which pg-rejoin never writes) is refused.
+    func nextBlock(at offset: UInt64) throws -> UnsafeRawBufferPointer? {
+        var bytes: UnsafeRawPointer?
+        var count = 0
+        var at: la_int64_t = 0
+        let rc = archive_read_data_block(handle, &bytes, &count, &at)
+        if rc == ARCHIVE_EOF { return nil }
+        try check(rc, "read data from")
+        guard at == la_int64_t(offset) else {
+            throw ArchiveError.library(operation: "read data from", path: path, message: "an entry with a hole at offset \(offset)")
+        }
+        return UnsafeRawBufferPointer(start: bytes, count: count)
     }
 
     /// Gives the current entry to a disk writer under another name.
