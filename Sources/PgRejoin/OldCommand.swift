@@ -12,7 +12,7 @@ struct OldCommand: AsyncParsableCommand {
             with --old-data archive it becomes PGDATA.old-<UTC time>.tar.zst (or .tar.gz) with a \
             manifest of checksums beside it. --keep-old N prunes older copies after a verified rejoin.
             """,
-        subcommands: [OldListCommand.self, OldExtractCommand.self],
+        subcommands: [OldListCommand.self, OldExtractCommand.self, OldVerifyCommand.self],
         defaultSubcommand: OldListCommand.self
     )
 }
@@ -124,6 +124,40 @@ struct OldExtractCommand: AsyncParsableCommand {
             if let control = manifest.control {
                 out.handle(.info("it ended on timeline \(control.timeline.map(String.init) ?? "?"), latest checkpoint \(control.checkpointLSN ?? "?")"))
             }
+            return .ok
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+}
+
+struct OldVerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Re-read an old data archive and check every file against its manifest's checksums.",
+        discussion: """
+            Reads the whole archive and writes nothing: every entry the manifest lists must be \
+            there once, with its type, mode, symlink target, size and SHA-256, and nothing else. \
+            For an archive kept a long time, before relying on it. Exit 0 when it is whole, 1 \
+            when it is damaged.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The archive (PGDATA.old-<time>.tar.zst or .tar.gz).", valueName: "archive"))
+    var archive: String
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if archive.isEmpty { throw ValidationError("the archive path must not be empty") }
+    }
+
+    func run() async throws {
+        let out = output.makeOutput()
+        let status = await CommandRunner.run(output: out) {
+            let manifest = try DirectoryArchive.verify(archive: archive) { _, done, total in
+                out.handle(.info("verifying: \(ByteCount.format(done)) of \(ByteCount.format(total))"))
+            }
+            out.handle(.info("\(archive) is whole: \(manifest.entries.count) entries (\(ByteCount.format(manifest.totalBytes))), \(manifest.fileCount) checksums verified"))
             return .ok
         }
         if status != .ok { throw ExitCode(status.rawValue) }

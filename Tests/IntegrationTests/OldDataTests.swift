@@ -54,6 +54,18 @@ final class OldDataTests: XCTestCase {
         let text = try sandbox.rejoin(["old", "list", "--pgdata", f.pg1.dataDirectory])
         XCTAssertTrue(text.stdout.contains("archive") && text.stdout.contains(archive), text.output)
 
+        // `old verify` re-reads it whole; a damaged copy exits 1 and names the problem.
+        let verified = try sandbox.rejoin(["old", "verify", archive])
+        XCTAssertEqual(verified.status, 0, verified.output)
+        XCTAssertTrue(verified.stdout.contains("is whole") && verified.stdout.contains("checksums verified"), verified.output)
+        var damaged = try Data(contentsOf: URL(fileURLWithPath: archive))
+        damaged[damaged.count * 2 / 3] ^= 0x5A
+        let damagedPath = sandbox.root + "/damaged" + ArchiveCompression.best.fileExtension
+        try damaged.write(to: URL(fileURLWithPath: damagedPath))
+        let refused = try sandbox.rejoin(["old", "verify", damagedPath])
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertFalse(refused.stderr.isEmpty, refused.output)
+
         // Extracting gives back exactly the old data directory.
         let restored = sandbox.root + "/restored"
         let extract = try sandbox.rejoin(["old", "extract", archive, "--to", restored])

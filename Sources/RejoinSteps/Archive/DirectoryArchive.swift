@@ -238,31 +238,40 @@ public struct DirectoryArchive {
     }
 
     /// Decompresses a body as it is written and compares every entry with the directory it is
-    /// written from (entries, types, modes, symlink targets, sizes, bytes), then reads the rest
-    /// of the file to its end, so that every byte of it was read back. The checksums of
-    /// `expected` are not used.
-    ///
-    /// One thread, comparing libarchive's own buffers (no copy): beside the writing threads it
-    /// is never the slowest, and a thread more would only take turns with them on the cores.
+    /// written from (`compareEntries`), then reads the rest of the file to its end, so that
+    /// every byte of it was read back. The checksums of `expected` are not used.
     static func rereadBody(_ body: GrowingFile, expected: ArchiveManifest, source: String, blockSize: Int) throws {
         let reader = try ArchiveReader(following: body)
         var check = ManifestCheck(manifest: expected, archive: body.path)
+        try compareEntries(reader, check: &check, source: source, blockSize: blockSize, progress: nil)
+        try body.drain()
+    }
+
+    /// Every remaining entry of `reader` against the directory it came from: each listed once
+    /// with its type, mode and symlink target, each file's size and bytes equal to the
+    /// directory's file, nothing else. One thread, comparing libarchive's own buffers (no
+    /// copy): beside the writing threads of `archive` it is never the slowest, and a thread
+    /// more would only take turns with them on the cores.
+    private static func compareEntries(_ reader: ArchiveReader, check: inout ManifestCheck, source: String, blockSize: Int,
+                                       progress: Progress?) throws {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { scratch.deallocate() }
+        var done: UInt64 = 0
         while let info = try reader.next() {
             let entry = try check.expect(info)
             guard entry.type == .file else { continue }
             let file = try SourceFile(path: source + "/" + entry.path)
             var size: UInt64 = 0
             while let chunk = try reader.nextBlock(at: size) {
-                try file.expect(chunk, at: size, of: entry, in: body.path, scratch: scratch)
+                try file.expect(chunk, at: size, of: entry, in: check.archive, scratch: scratch)
                 size += UInt64(chunk.count)
+                done += UInt64(chunk.count)
+                progress?(.verify, done, check.manifest.totalBytes)
             }
-            try file.expectEnd(at: size, of: entry, in: body.path, scratch: scratch)
+            try file.expectEnd(at: size, of: entry, in: check.archive, scratch: scratch)
             try check.finishFile(entry, size: size, sha256: nil)
         }
         try check.finish()
-        try body.drain()
     }
 
     /// The head of the finished archive, read back from disk (its cached pages dropped first):
@@ -344,7 +353,8 @@ public struct DirectoryArchive {
 
     /// Reads the whole archive and checks it against its manifest (and against `expected`, the
     /// manifest it was written with): every listed entry present once with its type, mode and
-    /// symlink target, every file's size and SHA-256, nothing else.
+    /// symlink target, every file's size and SHA-256, nothing else (`old verify`). Progress at
+    /// most every 5 seconds.
     ///
     /// With `source`, the directory the archive was just written from, each file's bytes are
     /// compared with that directory's file instead of hashed: a stricter check (the archive
@@ -353,15 +363,16 @@ public struct DirectoryArchive {
     /// as they were compressed, and `old extract` verifies them.
     @discardableResult
     public static func verify(archive: String, expected: ArchiveManifest? = nil, against source: String? = nil,
-                              dropCache: Bool = false, blockSize: Int = 256 << 10, progress: Progress? = nil) throws -> ArchiveManifest {
-        let reader = try ArchiveReader(path: archive, dropCache: dropCache, blockSize: blockSize)
+                              blockSize: Int = 256 << 10, progress: Progress? = nil) throws -> ArchiveManifest {
+        let progress = throttled(progress, every: 5)
+        let reader = try ArchiveReader(path: archive, blockSize: blockSize)
         let manifest = try firstManifest(reader, archive: archive)
         if let expected, expected != manifest {
             throw ArchiveError.badManifest(archive: archive, reason: "the manifest inside differs from the one it was written with")
         }
         var check = ManifestCheck(manifest: manifest, archive: archive)
         if let source {
-            try compare(reader, check: &check, source: source, blockSize: blockSize, progress: progress)
+            try compareEntries(reader, check: &check, source: source, blockSize: blockSize, progress: progress)
             return manifest
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
@@ -395,82 +406,6 @@ public struct DirectoryArchive {
         }
         try check.finish()
         return manifest
-    }
-
-    /// The rest of `verify` when the source directory is there to compare with: this thread
-    /// decompresses, a second one reads the directory's files and compares.
-    private static func compare(_ reader: ArchiveReader, check: inout ManifestCheck, source: String,
-                                blockSize: Int, progress: Progress?) throws {
-        let pipe = BlockPipe<Comparison>(blockSize: blockSize)
-        let failure = LockedBox<Error?>(nil)
-        let checker = check
-        let comparer = WorkerThread(name: "pg-rejoin.archive-compare") {
-            compareFiles(from: pipe, source: source, check: checker, blockSize: blockSize, failure: failure)
-        }
-        defer {
-            pipe.close()
-            comparer.wait()
-        }
-        var done: UInt64 = 0
-        while let info = try reader.next() {
-            let entry = try check.expect(info)
-            guard entry.type == .file else { continue }
-            pipe.send(.start(entry))
-            while let block = pipe.freeBlock() {
-                let n = try reader.read(into: block)
-                if n == 0 {
-                    pipe.giveBack(block)
-                    break
-                }
-                pipe.send(.data, block: block, count: n)
-                done += UInt64(n)
-                progress?(.verify, done, check.manifest.totalBytes)
-            }
-            pipe.send(.end)
-            if let error = failure.current { throw error }
-        }
-        pipe.close()
-        comparer.wait()
-        if let error = failure.current { throw error }
-        try check.finish()
-    }
-
-    /// What the decompressing thread sends: a file begins, a block of it, it ends.
-    private enum Comparison {
-        case start(ArchiveManifest.Entry)
-        case data
-        case end
-    }
-
-    /// The comparing thread: each file's blocks from the archive against the directory's file.
-    /// The first difference is kept in `failure` and closes the pipe.
-    private static func compareFiles(from pipe: BlockPipe<Comparison>, source: String, check: ManifestCheck, blockSize: Int,
-                                     failure: LockedBox<Error?>) {
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
-        defer { scratch.deallocate() }
-        var current: (entry: ArchiveManifest.Entry, file: SourceFile, size: UInt64)?
-        while let item = pipe.receive() {
-            defer { pipe.giveBack(item) }
-            do {
-                switch item.message {
-                case let .start(entry):
-                    current = (entry, try SourceFile(path: source + "/" + entry.path), 0)
-                case .data:
-                    guard let file = current else { continue }
-                    try file.file.expect(item.bytes, at: file.size, of: file.entry, in: check.archive, scratch: scratch)
-                    current?.size += UInt64(item.count)
-                case .end:
-                    guard let file = current else { continue }
-                    current = nil
-                    try file.file.expectEnd(at: file.size, of: file.entry, in: check.archive, scratch: scratch)
-                    try check.finishFile(file.entry, size: file.size, sha256: nil)
-                }
-            } catch {
-                failure.update { _ in (error, ()) }
-                pipe.close()
-                return
-            }
-        }
     }
 
     // MARK: Extracting
@@ -534,9 +469,10 @@ public struct DirectoryArchive {
         return manifest
     }
 
-    private func throttled(_ progress: Progress?) -> Progress? {
+    private func throttled(_ progress: Progress?) -> Progress? { Self.throttled(progress, every: progressInterval) }
+
+    private static func throttled(_ progress: Progress?, every interval: TimeInterval) -> Progress? {
         guard let progress else { return nil }
-        let interval = progressInterval
         // The first report comes one interval into the phase: a short phase reports nothing.
         let last = LockedBox(Date())
         return { phase, done, total in
