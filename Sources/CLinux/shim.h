@@ -1,10 +1,11 @@
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 // Linux calls that Swift's Glibc module leaves out because glibc declares them only under
-// _GNU_SOURCE. The prototype is glibc's own (fcntl.h), so the two never disagree.
+// _GNU_SOURCE. The prototypes are glibc's own (fcntl.h, unistd.h), so the two never disagree.
 #include <sys/types.h>
 
 extern int sync_file_range(int __fd, __off64_t __offset, __off64_t __count, unsigned int __flags);
+extern int syncfs(int __fd);
 
 /// Writes a range of a file out to the device and waits until it is there
 /// (SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER).

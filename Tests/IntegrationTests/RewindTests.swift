@@ -1,4 +1,5 @@
 import Foundation
+import RejoinSteps
 import XCTest
 
 /// The fast path: pg_rewind copies only what changed since the fork, and falls back to a full
@@ -53,6 +54,9 @@ final class RewindTests: XCTestCase {
         XCTAssertTrue(journal.contains("skipped under auto"), journal)
         // Written while crash recovery ran, not beside pg_rewind.
         XCTAssertTrue(journal.contains(#""divergence.early-report":"1 commits"#), journal)
+        // Made durable by syncfs where the kernel reports its errors (and a streaming standby
+        // with the upstream's rows above says nothing was lost to --no-sync).
+        XCTAssertTrue(journal.contains(FileSystemSync.reportsErrors ? "syncfs of each file system" : "an fsync of every file"), journal)
     }
 
     /// A former primary stopped cleanly after it diverged needs no crash recovery: the rewind

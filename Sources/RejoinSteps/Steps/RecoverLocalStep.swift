@@ -21,12 +21,16 @@ public struct RecoverLocalStep: Step {
         let plan = context.plan
         let before = try await context.tools.controlData(plan.pgdata)
         try await StalePidFile.moveAside(from: plan.pgdata, context: context, control: before)
+        // Before replaying, PostgreSQL makes sure everything written before the crash is on disk:
+        // by default an fsync of every file of the cluster; with syncfs, one call per file
+        // system (the same durability; PostgreSQL's own option since 14, used where the kernel
+        // reports write-back errors from it).
+        let initSync = FileSystemSync.reportsErrors ? ["-c", "recovery_init_sync_method=syncfs"] : []
         let command = ChildCommand(context.tools.path("postgres"), [
             "--single", "-D", plan.pgdata,
             "-c", "archive_mode=off", "-c", "listen_addresses=", "-c", "hot_standby=off",
             "-c", "restore_command=", "-c", "archive_command=",
-            "template1",
-        ]).withoutPassword()
+        ] + initSync + ["template1"]).withoutPassword()
         // While recovery runs, the WAL after the fork is saved and pg_waldump reads it: the
         // rewind step needs it saved before pg_rewind starts, and recovery only reads it (and
         // appends its checkpoint).

@@ -65,6 +65,7 @@ public struct RewindStep: Step {
             context.delegate.handle(.info("divergence report \(report.file): \(await headline)"))
             return ["rewind.decision": "rewound", "rewind.fork": fork.description, "divergence.report": report.file,
                     "rewind.dry-run": dryRunFirst ? "passed" : "skipped under auto (a failed pg_rewind falls back to a full copy)",
+                    "rewind.sync": Self.syncsItself ? "pg_rewind, an fsync of every file" : "syncfs of each file system of the data directory",
                     "summary": "rewound from the fork at \(fork); divergent WAL saved in \(saved.directory)"]
         }
     }
@@ -83,6 +84,12 @@ public struct RewindStep: Step {
         return max(checkpoint, minRecovery)
     }
 
+    /// Whether pg_rewind makes its changes durable itself, fsyncing every file of the data
+    /// directory, or is run with --no-sync and followed by `FileSystemSync` (the same
+    /// durability, in one call per file system). The step is journaled finished only after
+    /// either, so a crash before leaves a rewind that did not finish: the full copy follows.
+    static var syncsItself: Bool { !FileSystemSync.reportsErrors }
+
     func rewind(_ context: RunContext, dryRun: Bool) async throws {
         let plan = context.plan
         var pairs: [(String, String)] = [
@@ -93,6 +100,7 @@ public struct RewindStep: Step {
         if let passfile = plan.upstream.passfile { pairs.append(("passfile", passfile)) }
         var arguments = ["--target-pgdata", plan.pgdata, "--source-server", Quoting.conninfo(pairs), "--progress"]
         if dryRun { arguments.append("--dry-run") }
+        if !dryRun && !Self.syncsItself { arguments.append("--no-sync") }
         let restoreCommand = ConfigFile(text: (Files.read(plan.pgdata + "/postgresql.conf") ?? "") + "\n"
                                         + (Files.read(plan.pgdata + "/postgresql.auto.conf") ?? "")).value(of: "restore_command")
         if let restoreCommand, restoreCommand != "''" { arguments.append("--restore-target-wal") }
@@ -111,6 +119,12 @@ public struct RewindStep: Step {
         guard result.succeeded else {
             let detail = result.standardErrorTail.filter { !$0.contains("kB (") }.suffix(4).joined(separator: "; ")
             throw RewindError.rewindFailed(detail: (dryRun ? "dry run: " : "") + detail)
+        }
+        guard !dryRun && !Self.syncsItself else { return }
+        do {
+            try FileSystemSync.sync(plan.pgdata)
+        } catch {
+            throw RewindError.rewindFailed(detail: "its changes could not be made durable: \((error as? LocalizedError)?.errorDescription ?? "\(error)")")
         }
     }
 
