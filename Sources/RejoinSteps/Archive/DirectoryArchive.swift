@@ -42,7 +42,7 @@ public struct DirectoryArchive {
         public var archiveBytes: UInt64
         /// Writing, with the re-read of the body that runs beside it.
         public var writeSeconds: Double
-        /// After writing: the finished file read back from disk and checked.
+        /// After writing and the fsync: the head (the manifest) read back from disk and checked.
         public var verifySeconds: Double
     }
 
@@ -70,7 +70,8 @@ public struct DirectoryArchive {
     /// The body is re-read while it is written, not after: a third thread follows the file,
     /// has each part written to disk and dropped from the page cache before it reads it back,
     /// decompresses it and compares every entry with the directory (`rereadBody`). Once the
-    /// head is written and the file fsync'd, the head is read back from disk the same way.
+    /// head is written and the file fsync'd, the head too is read back from disk
+    /// (`confirmHead`).
     public func archive(directory: String, to archive: String, runID: String? = nil, control: OldDataControl? = nil,
                         progress: Progress? = nil) throws -> Result {
         guard Files.isDirectory(directory), !Files.isSymlink(directory) else { throw ArchiveError.notADirectory(path: directory) }

@@ -79,8 +79,8 @@ public struct OldDataRetention {
         let seconds = Date().timeIntervalSince(started)
         let rate = seconds > 0 ? " (\(ByteCount.format(UInt64(Double(m.totalBytes) / seconds)))/s)" : ""
         delegate.handle(.info("old data: archived \(ByteCount.format(m.totalBytes)) in \(m.entries.count) entries to \(ByteCount.format(result.archiveBytes)), re-read and verified \(m.fileCount) files against the directory in \(String(format: "%.1f", seconds)) s\(rate)"))
-        note("old data archived to \(result.archive) (manifest \(result.manifestFile)), verified; written in "
-             + String(format: "%.1f s, re-read in %.1f s", result.writeSeconds, result.verifySeconds), context: context)
+        note("old data archived to \(result.archive) (manifest \(result.manifestFile)), verified; written and re-read in "
+             + String(format: "%.1f s, its head confirmed in %.2f s", result.writeSeconds, result.verifySeconds), context: context)
         if Files.isSymlink(old + "/pg_wal") {
             warn("the old pg_wal was a symlink to \((try? DirectoryArchive.readLink(old + "/pg_wal")) ?? "?"); the archive keeps the link, not that WAL, which is left in place", context: context)
         }
