@@ -70,6 +70,7 @@ final class ArchiveRereadTests: XCTestCase {
             return XCTFail("the reader should fail, got \(String(describing: outcome.current))")
         }
         XCTAssertEqual(code, ECANCELED)
+        XCTAssertNotNil(file.failure, "the reason is kept for whoever read through libarchive")
         file.finish()
         XCTAssertThrowsError(try file.next(), "finish after abandon changes nothing")
     }
@@ -169,6 +170,15 @@ final class ArchiveRereadTests: XCTestCase {
         }
         try FileManager.default.removeItem(atPath: changed)
         XCTAssertThrowsError(try reread())
+
+        // A read that fails under libarchive is reported as itself, not as libarchive's
+        // "read failed".
+        let abandoned = try GrowingFile(path: archive, from: UInt64(head.size), blockSize: 4096)
+        abandoned.abandon()
+        XCTAssertThrowsError(try DirectoryArchive.rereadBody(abandoned, expected: manifest, source: source, blockSize: 4096)) { error in
+            guard case let ArchiveError.io(_, _, code)? = error as? ArchiveError else { return XCTFail("\(error)") }
+            XCTAssertEqual(code, ECANCELED)
+        }
     }
 
     /// The head is read back from disk after the fsync: a damaged manifest stream fails.

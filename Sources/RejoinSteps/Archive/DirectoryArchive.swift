@@ -242,10 +242,15 @@ public struct DirectoryArchive {
     /// written from (`compareEntries`), then reads the rest of the file to its end, so that
     /// every byte of it was read back. The checksums of `expected` are not used.
     static func rereadBody(_ body: GrowingFile, expected: ArchiveManifest, source: String, blockSize: Int) throws {
-        let reader = try ArchiveReader(following: body)
-        var check = ManifestCheck(manifest: expected, archive: body.path)
-        try compareEntries(reader, check: &check, source: source, blockSize: blockSize, progress: nil)
-        try body.drain()
+        do {
+            let reader = try ArchiveReader(following: body)
+            var check = ManifestCheck(manifest: expected, archive: body.path)
+            try compareEntries(reader, check: &check, source: source, blockSize: blockSize, progress: nil)
+            try body.drain()
+        } catch {
+            // libarchive's "read failed" says less than the read's own error.
+            throw body.failure ?? error
+        }
     }
 
     /// Every remaining entry of `reader` against the directory it came from: each listed once

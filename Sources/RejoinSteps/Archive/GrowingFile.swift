@@ -21,6 +21,9 @@ final class GrowingFile: @unchecked Sendable {
     private let buffer: UnsafeMutableRawBufferPointer
     /// Reader side only: where the next read starts.
     private var offset: UInt64
+    /// Reader side only: why the last read failed. libarchive, reading through a callback,
+    /// sees only that it failed; this says why.
+    private(set) var failure: Error?
 
     private let condition = NSCondition()
     private var state = State.writing
@@ -75,6 +78,15 @@ final class GrowingFile: @unchecked Sendable {
     /// The next bytes from disk, valid until the next call: a whole block, waiting for the
     /// writer until one is written, or what is left once the writer finished; empty at the end.
     func next() throws -> UnsafeRawBufferPointer {
+        do {
+            return try read()
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    private func read() throws -> UnsafeRawBufferPointer {
         let block = UInt64(buffer.count)
         condition.lock()
         wanted = offset + block

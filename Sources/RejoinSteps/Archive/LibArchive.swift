@@ -288,7 +288,7 @@ final class ArchiveReader {
         growing = file
         try supportWhatPgRejoinWrites()
         // The callback cannot capture: the file travels as the client pointer. A failed read is
-        // -1 (ARCHIVE_FATAL); the reason is the writer's, which its caller reports.
+        // -1 (ARCHIVE_FATAL); the reason stays in `file.failure` for the caller to report.
         let client = Unmanaged.passUnretained(file).toOpaque()
         try check(archive_read_open(handle, client, nil, { _, client, buffer in
             guard let client, let buffer else { return -1 }
