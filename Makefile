@@ -6,7 +6,7 @@ MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
-APT_PACKAGES := postgresql-15 libpq-dev libarchive-dev libssl-dev util-linux python3 pkg-config keepalived iproute2
+APT_PACKAGES := postgresql-15 libpq-dev libarchive-dev libssl-dev libxxhash-dev util-linux python3 pkg-config keepalived iproute2
 SWIFT ?= swift
 # The installed (and benchmarked) binary carries the Swift runtime and Foundation inside it:
 # it runs on a PostgreSQL node that has no Swift toolchain, and starts ~10 ms sooner.

@@ -31,6 +31,11 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        .systemLibrary(
+            name: "CXXHash",
+            pkgConfig: "libxxhash",
+            providers: [.apt(["libxxhash-dev"])]
+        ),
         // sync_file_range, a GNU extension Swift's Glibc module leaves out.
         .systemLibrary(name: "CLinux"),
         .target(
@@ -40,6 +45,7 @@ let package = Package(
                 "CLibArchive",
                 "CLibCrypto",
                 "CLinux",
+                "CXXHash",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],

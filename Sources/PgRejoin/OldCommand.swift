@@ -136,7 +136,8 @@ struct OldVerifyCommand: AsyncParsableCommand {
         abstract: "Re-read an old data archive and check every file against its manifest's checksums.",
         discussion: """
             Reads the whole archive and writes nothing: every entry the manifest lists must be \
-            there once, with its type, mode, symlink target, size and SHA-256, and nothing else. \
+            there once, with its type, mode, symlink target, size and checksum (XXH3-128; SHA-256 \
+            in archives of manifest format 1), and nothing else. \
             For an archive kept a long time, before relying on it. Exit 0 when it is whole, 1 \
             when it is damaged.
             """

@@ -128,7 +128,8 @@ final class ArchiveRereadTests: XCTestCase {
         // Random checksums do not compress: 400 of them are far more than the space for 2.
         var grown = try archiver.scan(large)
         for index in grown.entries.indices where grown.entries[index].type == .file {
-            grown.entries[index].sha256 = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let random = (0..<(grown.checksumAlgorithm.hexLength / 2)).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            grown.entries[index].setChecksum(random, grown.checksumAlgorithm)
         }
         XCTAssertThrowsError(try head.bytes(for: grown, level: 1, path: small + ".tar.gz")) { error in
             guard case let ArchiveError.library(_, _, message)? = error as? ArchiveError else { return XCTFail("\(error)") }
@@ -137,7 +138,7 @@ final class ArchiveRereadTests: XCTestCase {
         // The space made for a manifest fits it exactly, padding and all.
         var sized = try archiver.scan(small)
         for index in sized.entries.indices where sized.entries[index].type == .file {
-            sized.entries[index].sha256 = String(repeating: "f", count: 64)
+            sized.entries[index].setChecksum(String(repeating: "f", count: sized.checksumAlgorithm.hexLength), sized.checksumAlgorithm)
         }
         XCTAssertEqual(try head.bytes(for: sized, level: 1, path: small + ".tar.gz").count, head.size)
     }

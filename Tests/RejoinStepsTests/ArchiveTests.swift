@@ -61,7 +61,7 @@ final class ArchiveTests: XCTestCase {
                 result[key] = "symlink -> \(try FileManager.default.destinationOfSymbolicLink(atPath: path))"
             case S_IFREG:
                 let data = try Data(contentsOf: URL(fileURLWithPath: path))
-                result[key] = "file \(mode) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(data.count) \(try SHA256Digest.hex(of: data))"
+                result[key] = "file \(mode) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(data.count) \(try ChecksumAlgorithm.xxh128.hex(of: data))"
             default:
                 result[key] = "other"
             }
@@ -93,8 +93,12 @@ final class ArchiveTests: XCTestCase {
         let inside = try DirectoryArchive.readManifest(archive: archive)
         let beside = try ArchiveManifest.decode(try Data(contentsOf: URL(fileURLWithPath: result.manifestFile)), archive: result.manifestFile)
         XCTAssertEqual(inside, beside)
-        XCTAssertEqual(inside.entries.first { $0.path == "base/1/empty" }?.sha256,
-                       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        // Written as format 2: XXH3-128 (of nothing, here), no SHA-256.
+        XCTAssertEqual(inside.format, 2)
+        XCTAssertEqual(inside.checksum, .xxh128)
+        XCTAssertEqual(inside.entries.first { $0.path == "base/1/empty" }?.xxh128, "99aa06d3014798d86001c324468d497f")
+        XCTAssertTrue(inside.entries.allSatisfy { $0.sha256 == nil })
+        XCTAssertTrue(inside.entries.filter { $0.type == .file }.allSatisfy { $0.xxh128?.count == 32 })
 
         let target = temp.path + "/restored"
         try DirectoryArchive().extract(archive: archive, to: target)
@@ -161,12 +165,12 @@ final class ArchiveTests: XCTestCase {
             let bytes = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ index) })
             let name = String(format: "f%02d", index)
             try bytes.write(to: URL(fileURLWithPath: source + "/" + name))
-            expected[name] = try SHA256Digest.hex(of: bytes)
+            expected[name] = try ChecksumAlgorithm.xxh128.hex(of: bytes)
         }
         let archive = source + ".tar.zst"
         let manifest = try DirectoryArchive(blockSize: block).archive(directory: source, to: archive).manifest
         var got: [String: String] = [:]
-        for entry in manifest.entries where entry.type == .file { got[entry.path] = entry.sha256 }
+        for entry in manifest.entries where entry.type == .file { got[entry.path] = entry.xxh128 }
         XCTAssertEqual(got, expected)
         XCTAssertNoThrow(try DirectoryArchive.verify(archive: archive, blockSize: block))
         XCTAssertNoThrow(try DirectoryArchive.verify(archive: archive, against: source, blockSize: block))
@@ -234,15 +238,17 @@ final class ArchiveTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
         try Data("original".utf8).write(to: URL(fileURLWithPath: source + "/f"))
         var manifest = try DirectoryArchive().scan(source)
-        manifest.entries[1].sha256 = try SHA256Digest.hex(of: Data("original".utf8))
+        manifest.entries[1].xxh128 = try ChecksumAlgorithm.xxh128.hex(of: Data("original".utf8))
         let archive = temp.path + "/forged.tar.zst"
-        try writeRaw(archive, manifest: manifest, members: [
+        try Self.writeRaw(archive, manifest: manifest, members: [
             (manifest.root, .directory, nil, nil),
             (manifest.root + "/f", .file, Data("0riginal".utf8), nil),
         ])
         XCTAssertThrowsError(try DirectoryArchive.verify(archive: archive)) { error in
-            guard case let ArchiveError.checksumMismatch(_, entry, _, _)? = error as? ArchiveError else { return XCTFail("\(error)") }
+            guard case let ArchiveError.checksumMismatch(_, entry, algorithm, _, _)? = error as? ArchiveError else { return XCTFail("\(error)") }
             XCTAssertEqual(entry, "f")
+            XCTAssertEqual(algorithm, .xxh128)
+            XCTAssertTrue(error.localizedDescription.contains("XXH3-128"), error.localizedDescription)
         }
     }
 
@@ -254,7 +260,7 @@ final class ArchiveTests: XCTestCase {
         for evil in [manifest.root + "/../escaped", "../escaped", outside, manifest.root + "/a/../../escaped"] {
             let archive = temp.path + "/evil.tar.zst"
             unlink(archive)
-            try writeRaw(archive, manifest: manifest, members: [
+            try Self.writeRaw(archive, manifest: manifest, members: [
                 (manifest.root, .directory, nil, nil),
                 (evil, .file, Data("pwned".utf8), nil),
             ])
@@ -357,8 +363,8 @@ final class ArchiveTests: XCTestCase {
     // MARK: helpers
 
     /// Writes an archive member by member, with whatever names and contents a test needs.
-    func writeRaw(_ path: String, manifest: ArchiveManifest,
-                  members: [(name: String, type: ArchiveManifest.EntryType, data: Data?, target: String?)]) throws {
+    static func writeRaw(_ path: String, manifest: ArchiveManifest,
+                         members: [(name: String, type: ArchiveManifest.EntryType, data: Data?, target: String?)]) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         XCTAssertGreaterThanOrEqual(fd, 0)
         defer { close(fd) }

@@ -9,10 +9,10 @@ public enum ArchiveError: LocalizedError, Equatable {
     /// libarchive refused an operation; `message` is its archive_error_string.
     case library(operation: String, path: String, message: String)
     case io(operation: String, path: String, errno: Int32)
-    case crypto(operation: String)
+    case digest(algorithm: ChecksumAlgorithm, operation: String)
     case noManifest(archive: String)
     case badManifest(archive: String, reason: String)
-    case checksumMismatch(archive: String, entry: String, expected: String, actual: String)
+    case checksumMismatch(archive: String, entry: String, algorithm: ChecksumAlgorithm, expected: String, actual: String)
     case entryMismatch(archive: String, entry: String, problem: String)
     case missingEntries(archive: String, entries: [String])
     case unexpectedEntry(archive: String, entry: String)
@@ -27,14 +27,15 @@ public enum ArchiveError: LocalizedError, Equatable {
             return "\(operation) \(path) failed: \(message); check free space and permissions, and that the file is a pg-rejoin archive"
         case let .io(operation, path, e):
             return "cannot \(operation) \(path): \(String(cString: strerror(e))); check free space and permissions"
-        case let .crypto(operation):
-            return "SHA-256 (OpenSSL libcrypto) failed in \(operation); check the OpenSSL installation (libssl3)"
+        case let .digest(algorithm, operation):
+            let library = algorithm.library
+            return "\(algorithm.displayName) (\(library.name)) failed in \(operation); check the installation of \(library.package) and free memory"
         case let .noManifest(archive):
             return "\(archive) does not start with a pg-rejoin manifest (pg-rejoin-manifest.json); it was not written by pg-rejoin, or it is damaged. Inspect it with `tar -tvf`"
         case let .badManifest(archive, reason):
             return "the manifest of \(archive) cannot be read (\(reason)); the archive is damaged or from a newer pg-rejoin"
-        case let .checksumMismatch(archive, entry, expected, actual):
-            return "\(archive): \(entry) does not match its manifest checksum (expected SHA-256 \(expected), got \(actual)); the archive is damaged. Keep the data directory it came from, if it still exists"
+        case let .checksumMismatch(archive, entry, algorithm, expected, actual):
+            return "\(archive): \(entry) does not match its manifest checksum (expected \(algorithm.displayName) \(expected), got \(actual)); the archive is damaged. Keep the data directory it came from, if it still exists"
         case let .entryMismatch(archive, entry, problem):
             return "\(archive): \(entry) does not match its manifest (\(problem)); the archive is damaged"
         case let .missingEntries(archive, entries):

@@ -1,11 +1,16 @@
 import Foundation
 
 /// What an old-data archive holds, written as the archive's first entry and beside it: every
-/// entry with its type, mode, owner, mtime, size and SHA-256, plus where the old cluster ended
-/// (from pg_controldata at archive time), so `old list` need not unpack anything.
+/// entry with its type, mode, owner, mtime, size and checksum, plus where the old cluster
+/// ended (from pg_controldata at archive time), so `old list` need not unpack anything.
+///
+/// Format 2 names its checksum (`"checksum": "xxh128"`, each file's in `xxh128`); format 1,
+/// written before, has none named and each file's SHA-256 in `sha256`. Both are read.
 public struct ArchiveManifest: Codable, Sendable, Equatable {
     public static let entryName = "pg-rejoin-manifest.json"
-    public static let formatVersion = 1
+    /// What this pg-rejoin writes.
+    public static let formatVersion = 2
+    public static let readableFormats = 1...2
 
     public enum EntryType: String, Codable, Sendable {
         case file, directory, symlink
@@ -22,12 +27,29 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         public var mtime: Int64
         public var mtimeNanoseconds: Int
         public var size: UInt64?
+        /// Format 1's checksum.
         public var sha256: String?
+        /// Format 2's checksum.
+        public var xxh128: String?
         public var target: String?
 
         enum CodingKeys: String, CodingKey {
-            case path, type, mode, uid, gid, mtime, size, sha256, target
+            case path, type, mode, uid, gid, mtime, size, sha256, xxh128, target
             case mtimeNanoseconds = "mtime_ns"
+        }
+
+        public func checksum(_ algorithm: ChecksumAlgorithm) -> String? {
+            switch algorithm {
+            case .xxh128: return xxh128
+            case .sha256: return sha256
+            }
+        }
+
+        public mutating func setChecksum(_ value: String?, _ algorithm: ChecksumAlgorithm) {
+            switch algorithm {
+            case .xxh128: xxh128 = value
+            case .sha256: sha256 = value
+            }
         }
     }
 
@@ -38,6 +60,8 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     /// The top-level directory inside the archive that holds the entries.
     public var root: String
     public var compression: String
+    /// Nil in format 1, whose checksum is SHA-256: use `checksumAlgorithm`.
+    public var checksum: ChecksumAlgorithm?
     public var runID: String?
     public var control: OldDataControl?
     public var totalBytes: UInt64
@@ -46,12 +70,15 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     public var skipped: [String]
 
     enum CodingKeys: String, CodingKey {
-        case format, created, source, root, compression, control, entries, skipped
+        case format, created, source, root, compression, checksum, control, entries, skipped
         case runID = "run"
         case totalBytes = "total_bytes"
     }
 
     public var fileCount: Int { entries.filter { $0.type == .file }.count }
+
+    /// The checksum each file's entry carries.
+    public var checksumAlgorithm: ChecksumAlgorithm { checksum ?? .sha256 }
 
     /// The archive member name of an entry.
     func memberName(_ entry: Entry) -> String {
@@ -74,8 +101,11 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         } catch {
             throw ArchiveError.badManifest(archive: archive, reason: "\(error)")
         }
-        guard manifest.format == formatVersion else {
-            throw ArchiveError.badManifest(archive: archive, reason: "format \(manifest.format), this pg-rejoin reads \(formatVersion)")
+        guard readableFormats.contains(manifest.format) else {
+            throw ArchiveError.badManifest(archive: archive, reason: "format \(manifest.format), this pg-rejoin reads formats \(readableFormats.lowerBound) to \(readableFormats.upperBound)")
+        }
+        guard manifest.format > 1 ? manifest.checksum != nil : manifest.checksum == nil else {
+            throw ArchiveError.badManifest(archive: archive, reason: "format \(manifest.format) with checksum \(manifest.checksum?.rawValue ?? "none")")
         }
         guard ArchivePath.isSafe(manifest.root), !manifest.root.contains("/") else {
             throw ArchiveError.unsafeEntry(archive: archive, entry: manifest.root)

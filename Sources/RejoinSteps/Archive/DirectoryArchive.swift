@@ -118,7 +118,7 @@ public struct DirectoryArchive {
             guard lstat(path, &st) == 0 else { throw ArchiveError.io(operation: "read the attributes of", path: path, errno: errno) }
             var entry = ArchiveManifest.Entry(path: relative, type: .file, mode: UInt32(st.st_mode) & 0o7777,
                                               uid: st.st_uid, gid: st.st_gid, mtime: Int64(st.st_mtim.tv_sec),
-                                              mtimeNanoseconds: Int(st.st_mtim.tv_nsec), size: nil, sha256: nil, target: nil)
+                                              mtimeNanoseconds: Int(st.st_mtim.tv_nsec), size: nil, sha256: nil, xxh128: nil, target: nil)
             switch st.st_mode & S_IFMT {
             case S_IFREG:
                 entry.size = UInt64(st.st_size)
@@ -141,8 +141,8 @@ public struct DirectoryArchive {
         // Whole seconds: the manifest must read back equal to what was written (ISO 8601).
         let created = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
         return ArchiveManifest(format: ArchiveManifest.formatVersion, created: created, source: directory, root: root,
-                               compression: compression.rawValue, runID: nil, control: nil, totalBytes: total,
-                               entries: entries, skipped: skipped)
+                               compression: compression.rawValue, checksum: ChecksumAlgorithm.written, runID: nil, control: nil,
+                               totalBytes: total, entries: entries, skipped: skipped)
     }
 
     /// The names in a directory, sorted, without "." and "..".
@@ -170,7 +170,7 @@ public struct DirectoryArchive {
     }
 
     /// Every entry after the manifest, compressed into `fd` from `offset` on, each file's
-    /// SHA-256 taken on the way, and re-read from disk as it is written. A second thread reads
+    /// checksum taken on the way, and re-read from disk as it is written. A second thread reads
     /// the files and hashes them; this one builds the tar stream and compresses it, the slowest
     /// part, and does nothing else; a third follows the file and compares what it decompresses
     /// with the directory (`rereadBody`).
@@ -197,7 +197,8 @@ public struct DirectoryArchive {
                                        binaryNames: binaryNames)
         let files = manifest.entries.filter { $0.type == .file }.map { SourceFile.Expected(path: directory + "/" + $0.path, size: $0.size ?? 0) }
         let pipe = BlockPipe<FileFeed>(blockSize: blockSize)
-        let reader = WorkerThread(name: "pg-rejoin.archive-read") { Self.feed(files, into: pipe) }
+        let algorithm = manifest.checksumAlgorithm
+        let reader = WorkerThread(name: "pg-rejoin.archive-read") { Self.feed(files, into: pipe, checksum: algorithm) }
         defer {
             pipe.close()
             reader.wait()
@@ -220,14 +221,14 @@ public struct DirectoryArchive {
                     growing.wrote(upTo: UInt64(max(0, lseek(fd, 0, SEEK_CUR))))
                     done += UInt64(item.count)
                     report?(.write, done, total)
-                case let .end(sha256):
-                    manifest.entries[index].sha256 = sha256
+                case let .end(checksum):
+                    manifest.entries[index].setChecksum(checksum, algorithm)
                     break file
                 case let .failure(error):
                     throw error
                 }
             }
-            guard manifest.entries[index].sha256 != nil else {
+            guard manifest.entries[index].checksum(algorithm) != nil else {
                 throw ArchiveError.io(operation: "read", path: directory + "/" + entry.path, errno: EIO)
             }
         }
@@ -275,7 +276,7 @@ public struct DirectoryArchive {
                 progress?(.verify, done, check.manifest.totalBytes)
             }
             try file.expectEnd(at: size, of: entry, in: check.archive, scratch: scratch)
-            try check.finishFile(entry, size: size, sha256: nil)
+            try check.finishFile(entry, size: size, checksum: nil)
         }
         try check.finish()
     }
@@ -295,22 +296,22 @@ public struct DirectoryArchive {
         }
     }
 
-    /// What the reading thread sends: a block of the current file, its end with its SHA-256, or
-    /// why it stopped.
+    /// What the reading thread sends: a block of the current file, its end with its checksum,
+    /// or why it stopped.
     fileprivate enum FileFeed {
         case data
-        case end(sha256: String)
+        case end(checksum: String)
         case failure(Error)
     }
 
     /// The reading thread: every file in turn, in blocks, each hashed before it is sent.
-    private static func feed(_ files: [SourceFile.Expected], into pipe: BlockPipe<FileFeed>) {
+    private static func feed(_ files: [SourceFile.Expected], into pipe: BlockPipe<FileFeed>, checksum: ChecksumAlgorithm) {
         defer { pipe.close() }
         do {
-            let digest = try SHA256Digest()
+            let digest = try checksum.makeDigest()
             for file in files {
                 guard try SourceFile.send(file, into: pipe, digest: digest) else { return }
-                pipe.send(.end(sha256: try digest.finish()))
+                pipe.send(.end(checksum: try digest.finish()))
             }
         } catch {
             pipe.send(.failure(error))
@@ -359,14 +360,14 @@ public struct DirectoryArchive {
 
     /// Reads the whole archive and checks it against its manifest (and against `expected`, the
     /// manifest it was written with): every listed entry present once with its type, mode and
-    /// symlink target, every file's size and SHA-256, nothing else (`old verify`). Progress at
+    /// symlink target, every file's size and checksum, nothing else (`old verify`). Progress at
     /// most every 5 seconds.
     ///
     /// With `source`, the directory the archive was just written from, each file's bytes are
     /// compared with that directory's file instead of hashed: a stricter check (the archive
-    /// gives back exactly what is on disk) that costs a read and a memcmp instead of SHA-256,
-    /// the slowest part of a re-read. The manifest's checksums were taken from the same bytes
-    /// as they were compressed, and `old extract` verifies them.
+    /// gives back exactly what is on disk, not only what was read) for a read and a memcmp
+    /// instead of a hash. The manifest's checksums were taken from the same bytes as they
+    /// were compressed, and `old extract` verifies them.
     @discardableResult
     public static func verify(archive: String, expected: ArchiveManifest? = nil, against source: String? = nil,
                               blockSize: Int = 256 << 10, progress: Progress? = nil) throws -> ArchiveManifest {
@@ -383,9 +384,11 @@ public struct DirectoryArchive {
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { buffer.deallocate() }
-        // Two hashing threads, files taken in turn, beside the decompressing one: SHA-256 is
-        // the slowest part of the re-read. Each file's digest is checked once all are read.
-        let digests = [try PipelinedDigest(blockSize: blockSize), try PipelinedDigest(blockSize: blockSize)]
+        // Hashing threads, files taken in turn, beside the decompressing one: two for SHA-256
+        // (format 1), the slowest part of its re-read; one for XXH3-128, faster than the
+        // decompression. Each file's digest is checked once all are read.
+        let algorithm = manifest.checksumAlgorithm
+        let digests = try (0..<(algorithm == .sha256 ? 2 : 1)).map { _ in try PipelinedDigest(algorithm, blockSize: blockSize) }
         let sums = FileSums()
         var turn = 0
         var done: UInt64 = 0
@@ -404,11 +407,11 @@ public struct DirectoryArchive {
                 done += UInt64(n)
                 progress?(.verify, done, manifest.totalBytes)
             }
-            digest.finish { [size] sha256 in sums.add(entry, size: size, sha256: sha256) }
+            digest.finish { [size] checksum in sums.add(entry, size: size, checksum: checksum) }
         }
         digests.forEach { $0.wait() }
         for sum in sums.all {
-            try check.finishFile(sum.entry, size: sum.size, sha256: try sum.sha256.get())
+            try check.finishFile(sum.entry, size: sum.size, checksum: try sum.checksum.get())
         }
         try check.finish()
         return manifest
@@ -441,7 +444,7 @@ public struct DirectoryArchive {
             let disk = try DiskWriter(target: temporary)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
             defer { buffer.deallocate() }
-            let digest = try PipelinedDigest(blockSize: blockSize)
+            let digest = try PipelinedDigest(manifest.checksumAlgorithm, blockSize: blockSize)
             var done: UInt64 = 0
             while let info = try reader.next() {
                 let entry = try check.expect(info)
@@ -459,7 +462,7 @@ public struct DirectoryArchive {
                         done += UInt64(n)
                         report?(.extract, done, manifest.totalBytes)
                     }
-                    try check.finishFile(entry, size: size, sha256: try digest.finish())
+                    try check.finishFile(entry, size: size, checksum: try digest.finish())
                 }
                 try disk.finishEntry()
             }
@@ -524,13 +527,16 @@ private struct ManifestCheck {
         return entry
     }
 
-    /// `sha256` nil: the bytes were compared with the directory's file instead of hashed.
-    func finishFile(_ entry: ArchiveManifest.Entry, size: UInt64, sha256: String?) throws {
+    /// `checksum` (of the manifest's algorithm) nil: the bytes were compared with the
+    /// directory's file instead of hashed.
+    func finishFile(_ entry: ArchiveManifest.Entry, size: UInt64, checksum: String?) throws {
         guard size == entry.size else {
             throw ArchiveError.entryMismatch(archive: archive, entry: entry.path, problem: "\(size) bytes, the manifest says \(entry.size ?? 0)")
         }
-        if let sha256, sha256 != entry.sha256 {
-            throw ArchiveError.checksumMismatch(archive: archive, entry: entry.path, expected: entry.sha256 ?? "none", actual: sha256)
+        let algorithm = manifest.checksumAlgorithm
+        if let checksum, checksum != entry.checksum(algorithm) {
+            throw ArchiveError.checksumMismatch(archive: archive, entry: entry.path, algorithm: algorithm,
+                                                expected: entry.checksum(algorithm) ?? "none", actual: checksum)
         }
     }
 
@@ -602,7 +608,7 @@ private final class SourceFile {
     /// Reads a regular file (never through a symlink) into the pipe's blocks, hashing each
     /// before it is sent; its size must not have changed since the scan. False when the pipe
     /// was closed by the other side.
-    static func send(_ expected: Expected, into pipe: BlockPipe<DirectoryArchive.FileFeed>, digest: SHA256Digest) throws -> Bool {
+    static func send(_ expected: Expected, into pipe: BlockPipe<DirectoryArchive.FileFeed>, digest: FileDigest) throws -> Bool {
         let file = try SourceFile(path: expected.path)
         var done: UInt64 = 0
         while true {
@@ -649,13 +655,13 @@ private final class SourceFile {
 /// Each file's digest as the hashing threads finish it.
 private final class FileSums: @unchecked Sendable {
     private let lock = NSLock()
-    private var sums: [(entry: ArchiveManifest.Entry, size: UInt64, sha256: Swift.Result<String, Error>)] = []
+    private var sums: [(entry: ArchiveManifest.Entry, size: UInt64, checksum: Swift.Result<String, Error>)] = []
 
-    func add(_ entry: ArchiveManifest.Entry, size: UInt64, sha256: Swift.Result<String, Error>) {
-        lock.withLock { sums.append((entry, size, sha256)) }
+    func add(_ entry: ArchiveManifest.Entry, size: UInt64, checksum: Swift.Result<String, Error>) {
+        lock.withLock { sums.append((entry, size, checksum)) }
     }
 
-    var all: [(entry: ArchiveManifest.Entry, size: UInt64, sha256: Swift.Result<String, Error>)] { lock.withLock { sums } }
+    var all: [(entry: ArchiveManifest.Entry, size: UInt64, checksum: Swift.Result<String, Error>)] { lock.withLock { sums } }
 }
 
 final class LockedBox<Value>: @unchecked Sendable {

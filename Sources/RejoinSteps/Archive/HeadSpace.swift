@@ -6,12 +6,12 @@ import Glibc
 /// The space at the start of an archive kept for its manifest member, which can only be
 /// written after the body: the checksums in it are taken while the body is compressed.
 ///
-/// The manifest's size is known before its checksums are: each is 64 hex digits, so the
-/// manifest with placeholders in their place encodes to exactly as many bytes. Compressed, a
-/// member grows by at most what the compressor's stored blocks add; the space allows for
-/// that, and whatever the compressed member leaves of it is padding that decompressors skip
-/// and that adds nothing to the tar stream: a zstd skippable frame, or an empty gzip member
-/// whose header carries a comment. So the body is written once, straight into the archive,
+/// The manifest's size is known before its checksums are: each has a fixed number of hex
+/// digits, so the manifest with placeholders in their place encodes to exactly as many bytes.
+/// Compressed, a member grows by at most what the compressor's stored blocks add; the space
+/// allows for that, and whatever the compressed member leaves of it is padding that
+/// decompressors skip and that adds nothing to the tar stream: a zstd skippable frame, or an
+/// empty gzip member whose header carries a comment. So the body is written once, straight into the archive,
 /// and never copied behind its head.
 struct HeadSpace {
     let compression: ArchiveCompression
@@ -24,7 +24,8 @@ struct HeadSpace {
     init(for manifest: ArchiveManifest, compression: ArchiveCompression) throws {
         var sized = manifest
         for index in sized.entries.indices where sized.entries[index].type == .file {
-            sized.entries[index].sha256 = String(repeating: "0", count: 64)
+            let algorithm = manifest.checksumAlgorithm
+            sized.entries[index].setChecksum(String(repeating: "0", count: algorithm.hexLength), algorithm)
         }
         let member = try Self.member(for: sized, path: manifest.source).count
         self.compression = compression
