@@ -90,12 +90,13 @@ public struct DirectoryArchive {
             fchmod(fd, 0o600)
             let head = try HeadSpace(for: manifest, compression: compression)
             try writeBody(&manifest, from: directory, fd: fd, at: head.size, path: temporary, progress: progress)
-            try writeHead(manifest, into: head, fd: fd, path: temporary)
+            let json = try manifest.encoded()
+            try writeHead(json, created: manifest.created, into: head, fd: fd, path: temporary)
             let written = Date()
-            try Self.confirmHead(archive: temporary, expected: manifest, blockSize: blockSize)
+            try Self.confirmHead(archive: temporary, expected: manifest, encoded: json, blockSize: blockSize)
             let verifySeconds = Date().timeIntervalSince(written)
             let manifestFile = Self.manifestFile(forArchive: archive)
-            try Files.writeAtomically(try manifest.encoded(), to: manifestFile, mode: 0o600)
+            try Files.writeAtomically(json, to: manifestFile, mode: 0o600)
             try Files.rename(temporary, to: archive)
             var st = stat()
             let size = stat(archive, &st) == 0 ? UInt64(st.st_size) : 0
@@ -282,17 +283,17 @@ public struct DirectoryArchive {
     }
 
     /// The head of the finished archive, read back from disk (its cached pages dropped first):
-    /// the manifest member decodes to `expected`, and what follows it, the padding of the head
-    /// space included, leads to the body's first entry.
-    static func confirmHead(archive: String, expected: ArchiveManifest, blockSize: Int) throws {
+    /// the manifest member holds exactly the bytes written (`expected` encoded), and what
+    /// follows it, the padding of the head space included, leads to the body's first entry.
+    /// Comparing bytes is stricter than decoding and comparing, and costs nothing.
+    static func confirmHead(archive: String, expected: ArchiveManifest, encoded json: Data, blockSize: Int) throws {
         let reader = try ArchiveReader(path: archive, dropCache: true, blockSize: blockSize)
-        let manifest = try firstManifest(reader, archive: archive)
-        guard manifest == expected else {
-            throw ArchiveError.badManifest(archive: archive, reason: "the manifest inside differs from the one it was written with")
+        guard try firstManifestBytes(reader, archive: archive) == json else {
+            throw ArchiveError.badManifest(archive: archive, reason: "the manifest read back differs from the one written")
         }
-        var check = ManifestCheck(manifest: manifest, archive: archive)
-        guard let first = try reader.next(), try check.expect(first).path == manifest.entries.first?.path else {
-            throw ArchiveError.missingEntries(archive: archive, entries: manifest.entries.prefix(1).map(\.path))
+        var check = ManifestCheck(manifest: expected, archive: archive)
+        guard let first = try reader.next(), try check.expect(first).path == expected.entries.first?.path else {
+            throw ArchiveError.missingEntries(archive: archive, entries: expected.entries.prefix(1).map(\.path))
         }
     }
 
@@ -318,10 +319,11 @@ public struct DirectoryArchive {
         }
     }
 
-    /// The manifest member, compressed on its own, and the padding that fills the rest of the
-    /// head space, written at the start of the file; then the whole file is fsync'd.
-    private func writeHead(_ manifest: ArchiveManifest, into head: HeadSpace, fd: Int32, path: String) throws {
-        let bytes = try head.bytes(for: manifest, level: level, path: path)
+    /// The manifest member (`json`, the manifest encoded), compressed on its own, and the
+    /// padding that fills the rest of the head space, written at the start of the file; then
+    /// the whole file is fsync'd.
+    private func writeHead(_ json: Data, created: Date, into head: HeadSpace, fd: Int32, path: String) throws {
+        let bytes = try head.bytes(json: json, created: created, level: level, path: path)
         try bytes.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
@@ -343,6 +345,11 @@ public struct DirectoryArchive {
     }
 
     private static func firstManifest(_ reader: ArchiveReader, archive: String) throws -> ArchiveManifest {
+        try ArchiveManifest.decode(try firstManifestBytes(reader, archive: archive), archive: archive)
+    }
+
+    /// The first member's bytes, which must be the manifest.
+    private static func firstManifestBytes(_ reader: ArchiveReader, archive: String) throws -> Data {
         guard let first = try reader.next(), first.name == ArchiveManifest.entryName, first.type == .file else {
             throw ArchiveError.noManifest(archive: archive)
         }
@@ -355,7 +362,7 @@ public struct DirectoryArchive {
             if n == 0 { break }
             data.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
         }
-        return try ArchiveManifest.decode(data, archive: archive)
+        return data
     }
 
     /// Reads the whole archive and checks it against its manifest (and against `expected`, the

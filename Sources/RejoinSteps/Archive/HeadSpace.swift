@@ -27,7 +27,7 @@ struct HeadSpace {
             let algorithm = manifest.checksumAlgorithm
             sized.entries[index].setChecksum(String(repeating: "0", count: algorithm.hexLength), algorithm)
         }
-        let member = try Self.member(for: sized, path: manifest.source).count
+        let member = try Self.member(json: try sized.encoded(), created: manifest.created, path: manifest.source).count
         self.compression = compression
         size = (Self.bound(member) + Self.minimumPadding + 4095) / 4096 * 4096
     }
@@ -36,19 +36,21 @@ struct HeadSpace {
     /// deflate n + 5 bytes per 16 kB block + 18.
     static func bound(_ count: Int) -> Int { count + count / 64 + 4096 }
 
-    /// The manifest as an uncompressed tar member: header, JSON, padding to 512 bytes.
-    static func member(for manifest: ArchiveManifest, path: String) throws -> Data {
-        let json = try manifest.encoded()
-        return try ArchiveWriter.memberBytes(
+    /// The manifest (`json`, as `ArchiveManifest.encoded` gives it) as an uncompressed tar
+    /// member: header, JSON, padding to 512 bytes.
+    static func member(json: Data, created: Date, path: String) throws -> Data {
+        try ArchiveWriter.memberBytes(
             ArchiveEntryInfo(name: ArchiveManifest.entryName, type: .file, rawType: UInt32(S_IFREG), mode: 0o600,
-                             uid: getuid(), gid: getgid(), mtime: Int64(manifest.created.timeIntervalSince1970), mtimeNanoseconds: 0,
+                             uid: getuid(), gid: getgid(), mtime: Int64(created.timeIntervalSince1970), mtimeNanoseconds: 0,
                              size: UInt64(json.count)),
             data: json, path: path)
     }
 
     /// The whole head, exactly `size` bytes: the compressed manifest member, then padding.
-    func bytes(for manifest: ArchiveManifest, level: Int, path: String) throws -> Data {
-        let member = try Self.member(for: manifest, path: path)
+    /// Takes the manifest encoded, as it is also written beside the archive and compared
+    /// with what is read back: encoding it costs more than compressing it.
+    func bytes(json: Data, created: Date, level: Int, path: String) throws -> Data {
+        let member = try Self.member(json: json, created: created, path: path)
         let writer = try ArchiveWriter(output: .memory(capacity: Self.bound(member.count)), path: path, compression: compression,
                                        level: level, threads: 0, format: .raw)
         try writer.writeHeader(ArchiveEntryInfo(name: ArchiveManifest.entryName, type: .file, rawType: 0, mode: 0o600, uid: 0, gid: 0,
