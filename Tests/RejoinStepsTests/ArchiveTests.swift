@@ -148,7 +148,7 @@ final class ArchiveTests: XCTestCase {
         for _ in 0..<64 { _ = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
         close(fd)
         let before = Self.residentBytes()
-        _ = try DirectoryArchive(blockSize: 64 << 10).archive(directory: source, to: source + ".tar.zst")
+        _ = try DirectoryArchive(blockSize: 64 << 10, feedBlockSize: 64 << 10).archive(directory: source, to: source + ".tar.zst")
         let growth = Int64(Self.residentBytes()) - Int64(before)
         XCTAssertLessThan(growth, 48 << 20, "resident memory grew by \(growth) bytes archiving 64 MB")
     }
@@ -168,7 +168,7 @@ final class ArchiveTests: XCTestCase {
             expected[name] = try ChecksumAlgorithm.xxh128.hex(of: bytes)
         }
         let archive = source + ".tar.zst"
-        let manifest = try DirectoryArchive(blockSize: block).archive(directory: source, to: archive).manifest
+        let manifest = try DirectoryArchive(blockSize: block, feedBlockSize: block).archive(directory: source, to: archive).manifest
         var got: [String: String] = [:]
         for entry in manifest.entries where entry.type == .file { got[entry.path] = entry.xxh128 }
         XCTAssertEqual(got, expected)

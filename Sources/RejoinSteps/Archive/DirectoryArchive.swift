@@ -21,17 +21,24 @@ public struct DirectoryArchive {
 
     public var compression: ArchiveCompression
     public var level: Int
-    /// Bytes read (and hashed, and decompressed on re-read) at a time: memory, not speed.
+    /// Bytes decompressed and compared at a time on re-read, verify and extract: memory, not
+    /// speed.
     public var blockSize: Int
+    /// Bytes the reading thread hands the compressing one at a time (3 blocks in flight).
+    /// Each handoff wakes a thread, and on two cores a woken thread preempts the compressor:
+    /// 1 MB blocks instead of 256 kB took 7% off an archive of 283 MB, for 2 MB of memory.
+    public var feedBlockSize: Int
     /// zstd worker threads beside the compressing thread (the thread that reads and hashes the
     /// files is always there).
     public var threads: Int
     public var progressInterval: TimeInterval = 5
 
-    public init(compression: ArchiveCompression = .best, level: Int = 1, blockSize: Int = 256 << 10, threads: Int = 0) {
+    public init(compression: ArchiveCompression = .best, level: Int = 1, blockSize: Int = 256 << 10,
+                feedBlockSize: Int = 1 << 20, threads: Int = 0) {
         self.compression = compression
         self.level = level
         self.blockSize = blockSize
+        self.feedBlockSize = feedBlockSize
         self.threads = max(0, threads)
     }
 
@@ -197,7 +204,7 @@ public struct DirectoryArchive {
         let writer = try ArchiveWriter(fd: fd, path: path, compression: compression, level: level, threads: threads,
                                        binaryNames: binaryNames)
         let files = manifest.entries.filter { $0.type == .file }.map { SourceFile.Expected(path: directory + "/" + $0.path, size: $0.size ?? 0) }
-        let pipe = BlockPipe<FileFeed>(blockSize: blockSize)
+        let pipe = BlockPipe<FileFeed>(blockSize: feedBlockSize, depth: 3)
         let algorithm = manifest.checksumAlgorithm
         let reader = WorkerThread(name: "pg-rejoin.archive-read") { Self.feed(files, into: pipe, checksum: algorithm) }
         defer {
