@@ -81,28 +81,6 @@ final class ArchiveChecksumTests: XCTestCase {
         XCTAssertEqual(copies.first?.control?.checkpointLSN, "0/3000060")
     }
 
-    /// Content that disagrees with a format-1 manifest is named as a SHA-256 mismatch.
-    func testAFormatOneMismatchNamesSHA256() throws {
-        let source = temp.path + "/d.old-20260101T000000Z"
-        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-        try Data("original".utf8).write(to: URL(fileURLWithPath: source + "/f"))
-        var manifest = try DirectoryArchive().scan(source)
-        manifest.format = 1
-        manifest.checksum = nil
-        manifest.entries[1].sha256 = try ChecksumAlgorithm.sha256.hex(of: Data("original".utf8))
-        let archive = temp.path + "/forged.tar.zst"
-        try ArchiveTests.writeRaw(archive, manifest: manifest, members: [
-            (manifest.root, .directory, nil, nil),
-            (manifest.root + "/f", .file, Data("0riginal".utf8), nil),
-        ])
-        XCTAssertThrowsError(try DirectoryArchive.verify(archive: archive)) { error in
-            guard case let ArchiveError.checksumMismatch(_, entry, algorithm, _, _)? = error as? ArchiveError else { return XCTFail("\(error)") }
-            XCTAssertEqual(entry, "f")
-            XCTAssertEqual(algorithm, .sha256)
-            XCTAssertTrue(error.localizedDescription.contains("SHA-256"), error.localizedDescription)
-        }
-    }
-
     // MARK: Formats refused
 
     func testAManifestOfAnUnknownFormatOrAMismatchedChecksumIsRefused() throws {

@@ -233,22 +233,27 @@ final class ArchiveTests: XCTestCase {
         XCTAssertNoThrow(try DirectoryArchive.verify(archive: archive))
     }
 
+    /// In either manifest format: XXH3-128 (format 2) and SHA-256 (format 1, earlier versions).
     func testContentThatDisagreesWithTheManifestIsAChecksumMismatch() throws {
         let source = temp.path + "/d.old-20260101T000000Z"
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
         try Data("original".utf8).write(to: URL(fileURLWithPath: source + "/f"))
-        var manifest = try DirectoryArchive().scan(source)
-        manifest.entries[1].xxh128 = try ChecksumAlgorithm.xxh128.hex(of: Data("original".utf8))
-        let archive = temp.path + "/forged.tar.zst"
-        try Self.writeRaw(archive, manifest: manifest, members: [
-            (manifest.root, .directory, nil, nil),
-            (manifest.root + "/f", .file, Data("0riginal".utf8), nil),
-        ])
-        XCTAssertThrowsError(try DirectoryArchive.verify(archive: archive)) { error in
-            guard case let ArchiveError.checksumMismatch(_, entry, algorithm, _, _)? = error as? ArchiveError else { return XCTFail("\(error)") }
-            XCTAssertEqual(entry, "f")
-            XCTAssertEqual(algorithm, .xxh128)
-            XCTAssertTrue(error.localizedDescription.contains("XXH3-128"), error.localizedDescription)
+        for (format, algorithm) in [(2, ChecksumAlgorithm.xxh128), (1, .sha256)] {
+            var manifest = try DirectoryArchive().scan(source)
+            manifest.format = format
+            manifest.checksum = format > 1 ? algorithm : nil
+            manifest.entries[1].setChecksum(try algorithm.hex(of: Data("original".utf8)), algorithm)
+            let archive = temp.path + "/forged-\(format).tar.zst"
+            try Self.writeRaw(archive, manifest: manifest, members: [
+                (manifest.root, .directory, nil, nil),
+                (manifest.root + "/f", .file, Data("0riginal".utf8), nil),
+            ])
+            XCTAssertThrowsError(try DirectoryArchive.verify(archive: archive)) { error in
+                guard case let ArchiveError.checksumMismatch(_, entry, named, _, _)? = error as? ArchiveError else { return XCTFail("\(error)") }
+                XCTAssertEqual(entry, "f")
+                XCTAssertEqual(named, algorithm)
+                XCTAssertTrue(error.localizedDescription.contains(algorithm.displayName), error.localizedDescription)
+            }
         }
     }
 
