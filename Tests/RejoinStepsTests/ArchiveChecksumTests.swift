@@ -67,18 +67,26 @@ final class ArchiveChecksumTests: XCTestCase {
         }
     }
 
-    /// `old list` finds a format-1 archive beside PGDATA and reads where its cluster ended.
+    /// `old list` finds a format-1 archive beside PGDATA and reads where its cluster ended,
+    /// from the manifest inside and from the copy beside it.
     func testAFormatOneArchiveIsListedWithWhereItsClusterEnded() async throws {
         let pgdata = temp.path + "/main"
         try FileManager.default.createDirectory(atPath: pgdata, withIntermediateDirectories: false)
         let stem = temp.path + "/main.old-20261202T060000Z"
         try FileManager.default.copyItem(atPath: Self.formatOne, toPath: stem + ".tar.zst")
-        let copies = await OldDataCopies.describe(pgdata: pgdata) { _ in nil }
-        XCTAssertEqual(copies.count, 1)
-        XCTAssertEqual(copies.first?.kind, .archive)
-        XCTAssertNil(copies.first?.problem)
-        XCTAssertEqual(copies.first?.control?.timeline, 1)
-        XCTAssertEqual(copies.first?.control?.checkpointLSN, "0/3000060")
+        for beside in [false, true] {
+            if beside {
+                try FileManager.default.copyItem(atPath: Fixtures.path("archive/format1-sha256.manifest.json"),
+                                                 toPath: stem + ".manifest.json")
+            }
+            let copies = await OldDataCopies.describe(pgdata: pgdata) { _ in nil }
+            XCTAssertEqual(copies.count, 1)
+            XCTAssertEqual(copies.first?.kind, .archive)
+            XCTAssertEqual(copies.first?.manifestFile, beside ? stem + ".manifest.json" : nil)
+            XCTAssertNil(copies.first?.problem)
+            XCTAssertEqual(copies.first?.control?.timeline, 1)
+            XCTAssertEqual(copies.first?.control?.checkpointLSN, "0/3000060")
+        }
     }
 
     // MARK: Formats refused

@@ -95,3 +95,12 @@ extension TemporaryDirectory {
         return (try String(contentsOfFile: out, encoding: .utf8), try String(contentsOfFile: err, encoding: .utf8))
     }
 }
+
+extension ChecksumAlgorithm {
+    /// The checksum of `data` as lowercase hex, as a manifest holds it.
+    func hex(of data: Data) throws -> String {
+        let digest = try makeDigest()
+        try data.withUnsafeBytes { try digest.update($0) }
+        return try digest.finish()
+    }
+}

@@ -11,8 +11,8 @@ import Glibc
 /// Compressed, a member grows by at most what the compressor's stored blocks add; the space
 /// allows for that, and whatever the compressed member leaves of it is padding that
 /// decompressors skip and that adds nothing to the tar stream: a zstd skippable frame, or an
-/// empty gzip member whose header carries a comment. So the body is written once, straight into the archive,
-/// and never copied behind its head.
+/// empty gzip member whose header carries a comment. So the body is written once, straight
+/// into the archive, and never copied behind its head.
 struct HeadSpace {
     let compression: ArchiveCompression
     /// Bytes, a whole number of pages, so the body starts on a page boundary.
