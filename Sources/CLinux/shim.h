@@ -12,4 +12,9 @@ extern int syncfs(int __fd);
 static inline int clinux_write_out(int fd, __off64_t offset, __off64_t length) {
     return sync_file_range(fd, offset, length, 1 | 2 | 4);
 }
+
+/// O_PATH (fcntl.h defines it only under _GNU_SOURCE): a descriptor that names a file without
+/// opening it, for walking a path one component at a time. The kernel's value on every
+/// architecture Linux shares generic fcntl flags with, x86_64 and aarch64 among them.
+static const int clinux_o_path = 010000000;
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RejoinSteps
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,8 +15,13 @@ final class LogFile: @unchecked Sendable {
 
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LogFileError(path: path, errno: errno) }
+        // Opened while still root: never through a link another user could have planted.
+        let fd: Int32
+        do {
+            fd = try NoFollow.open(path, flags: O_WRONLY | O_CREAT | O_APPEND, mode: 0o600)
+        } catch let error as FileError {
+            throw LogFileError(path: path, reason: error)
+        }
         // An existing file keeps its owner, but not a mode that lets others read it.
         fchmod(fd, 0o600)
         self.fd = fd
@@ -34,9 +40,10 @@ final class LogFile: @unchecked Sendable {
 
 struct LogFileError: LocalizedError {
     var path: String
-    var errno: Int32
+    var reason: FileError
     var errorDescription: String? {
-        "cannot open the log file \(path): \(String(cString: strerror(errno))); check that its directory exists and is writable"
+        if case .linkRefused = reason { return "the log file: " + (reason.errorDescription ?? path) }
+        return "cannot open the log file \(path): \(reason.errorDescription ?? "\(reason)"); check that its directory exists and is writable"
     }
 }
 

@@ -28,6 +28,7 @@ public enum FileError: LocalizedError, Equatable {
     case rename(from: String, to: String, errno: Int32)
     case remove(path: String, reason: String)
     case create(path: String, errno: Int32)
+    case linkRefused(path: String)
 
     public var errorDescription: String? {
         switch self {
@@ -37,6 +38,7 @@ public enum FileError: LocalizedError, Equatable {
         case let .sync(path, e): return "cannot fsync \(path): \(String(cString: strerror(e))); the disk may be failing, check the kernel log"
         case let .rename(from, to, e): return "cannot rename \(from) to \(to): \(String(cString: strerror(e))); both must be on the same filesystem and the parent writable"
         case let .remove(path, reason): return "cannot remove \(path): \(reason)"
+        case let .linkRefused(path): return "\(path) is a symbolic link (or a file with another name elsewhere) in a directory another user can write; pg-rejoin running as root never writes through one. Remove it (someone may have planted it), then rerun"
         case let .create(path, e): return "cannot create \(path): \(String(cString: strerror(e))); check that the parent directory is writable by the data directory's owner"
         }
     }
@@ -82,25 +84,33 @@ public enum Files {
     }
 
     /// Writes `contents` to `path` through a temporary sibling and a rename, so readers see
-    /// either the old file or the complete new one.
-    public static func writeAtomically(_ contents: Data, to path: String, mode: mode_t = 0o600) throws {
-        try writeAtomically(to: path, mode: mode) { fd, tmp in try writeAll(fd: fd, contents, path: tmp) }
+    /// either the old file or the complete new one. `owner`: given to that user when root.
+    public static func writeAtomically(_ contents: Data, to path: String, mode: mode_t = 0o600,
+                                       owner: (uid: uid_t, gid: gid_t)? = nil) throws {
+        try writeAtomically(to: path, mode: mode, owner: owner) { fd, tmp in try writeAll(fd: fd, contents, path: tmp) }
     }
 
     /// The temporary sibling gets what `fill` writes to its descriptor, then its mode, an fsync
-    /// and the rename (which fsyncs the directory); on any failure it is removed.
-    static func writeAtomically(to path: String, mode: mode_t, _ fill: (Int32, String) throws -> Void) throws {
+    /// and the rename (which fsyncs the directory); on any failure it is removed. The temporary
+    /// name is created afresh (O_EXCL, never through a link: a stale one is removed first) in
+    /// the directory opened as `NoFollow` does, so a link planted at either name is replaced,
+    /// never written through.
+    static func writeAtomically(to path: String, mode: mode_t, owner: (uid: uid_t, gid: gid_t)? = nil,
+                                _ fill: (Int32, String) throws -> Void) throws {
+        let (directory, name) = try NoFollow.parent(of: path)
+        let tmpName = name + ".pg-rejoin-tmp"
         let tmp = path + ".pg-rejoin-tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw FileError.create(path: tmp, errno: errno) }
+        directory.unlink(tmpName)
+        let fd = try directory.open(tmpName, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode)
         var ok = false
         defer {
             close(fd)
-            if !ok { unlink(tmp) }
+            if !ok { directory.unlink(tmpName) }
         }
         try fill(fd, tmp)
+        if let owner, geteuid() == 0 { _ = fchown(fd, owner.uid, owner.gid) }
         guard fchmod(fd, mode) == 0, Glibc.fsync(fd) == 0 else { throw FileError.sync(path: tmp, errno: errno) }
-        try rename(tmp, to: path)
+        try directory.rename(tmpName, to: name)
         ok = true
     }
 
