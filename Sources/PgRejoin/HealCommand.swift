@@ -12,13 +12,14 @@ struct HealCommand: AsyncParsableCommand, DropsPrivilegesEarly {
         abstract: "Make this node what it should be, if it is not: silent and fast when healthy (for cron and keepalived).",
         discussion: """
             Decides from the local server and every peer: a streaming standby of the primary, or \
-            the only primary: exit 0, nothing printed. Down, or a stale primary (older timeline) \
-            while another peer is the primary: rejoin (an unfinished run is resumed). A standby \
+            the only primary: exit 0, nothing printed. A standby stopped cleanly that can follow \
+            the primary: started as it is, never copied. Down: rejoin (an unfinished run is \
+            resumed). A standby \
             streaming from a node that is no longer the primary: repoint it (primary_conninfo, \
             reload or restart) without a copy when its timeline allows, else a full rejoin. Two \
-            primaries: alert on stderr and syslog, exit 13, change nothing (unless \
-            heal.demote_on_split_brain). No primary: exit 14. Another pg-rejoin running: exit \
-            11, silently.
+            primaries, a stale one (older timeline) included: alert on stderr and syslog, exit \
+            13, change nothing (unless heal.demote_on_split_brain). No primary: exit 14. Another \
+            pg-rejoin running: exit 11, silently. Paused (--pause): nothing, exit 0.
             """
     )
 
@@ -40,6 +41,15 @@ struct HealCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     @Flag(help: "Say what heal would do; change nothing.")
     var dryRun = false
 
+    @Flag(help: "Pause heal and keepalived-notify on this node (maintenance): they change nothing until --resume. Operator-run rejoins are not paused.")
+    var pause = false
+
+    @Flag(help: "Lift a pause set with --pause.")
+    var resume = false
+
+    @Option(help: ArgumentHelp("Why, with --pause (shown by status, heal and keepalived-notify).", valueName: "text"))
+    var reason: String?
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -47,6 +57,9 @@ struct HealCommand: AsyncParsableCommand, DropsPrivilegesEarly {
         if let waitForPrimary, waitForPrimary < 0 { throw ValidationError("--wait-for-primary must be 0 or more, not \(waitForPrimary)") }
         if let discoveryTimeout, discoveryTimeout <= 0 { throw ValidationError("--discovery-timeout must be a positive number of seconds") }
         if let verifyTimeout, verifyTimeout <= 0 { throw ValidationError("--verify-timeout must be a positive number of seconds") }
+        if pause && resume { throw ValidationError("--pause and --resume exclude each other") }
+        if reason != nil && !pause { throw ValidationError("--reason goes with --pause") }
+        if (pause || resume) && dryRun { throw ValidationError("--pause and --resume change only the switch; --dry-run has nothing to show") }
     }
 
     var commandLineSettings: Settings {
@@ -69,10 +82,25 @@ struct HealCommand: AsyncParsableCommand, DropsPrivilegesEarly {
         let status = await CommandRunner.run(output: out) {
             let settings = EffectiveSettings(commandLine: commandLineSettings, file: try ha.load())
             let pgdata = try settings.requirePGDATA()
+            if Files.exists(pgdata.ownerReference) { try Privileges.becomeOwner(of: pgdata.ownerReference) }
+            if pause {
+                let set = try HealPause.set(pgdata: pgdata.path, reason: reason, user: Privileges.currentUserName())
+                out.handle(.info("heal \(set.note); heal and keepalived-notify change nothing on \(pgdata.path) until `pg-rejoin heal --resume`"))
+                return .ok
+            }
+            if resume {
+                let lifted = try HealPause.clear(pgdata: pgdata.path)
+                out.handle(.info(lifted ? "heal resumed on \(pgdata.path)" : "heal was not paused on \(pgdata.path)"))
+                return .ok
+            }
             guard !settings.peers.isEmpty else {
                 throw ConfigError.missingSetting("heal needs the cluster's nodes: pass --peers HOST:PORT,HOST:PORT or set `peers` in the config file")
             }
-            if Files.exists(pgdata.ownerReference) { try Privileges.becomeOwner(of: pgdata.ownerReference) }
+            if let paused = HealPause.current(pgdata: pgdata.path) {
+                // Silent like a healthy node (cron runs this every minute); the exit code is 0.
+                if output.verbose { out.handle(.info("\(Healer.stamp()) heal: \(paused.note); nothing done (pg-rejoin heal --resume lifts it)")) }
+                return .ok
+            }
             return try await Healer(settings: settings, pgdata: pgdata.path, dryRun: dryRun, verbose: output.verbose,
                                     output: out, logger: logger).run()
         }
@@ -149,6 +177,25 @@ struct Healer {
             output.handle(.info(summary))
             Syslog.notice("heal: " + summary)
             return try await PostRejoin.run(settings, output: output)
+        case let .startStandby(primary, _):
+            output.handle(.info("\(Self.stamp()) \(line)"))
+            if dryRun {
+                output.handle(.info("dry run: nothing was changed. A run would start the standby as it is and wait for it to stream from \(primary)"))
+                return .ok
+            }
+            Syslog.notice(line)
+            let lock = try heal.lock()
+            let (_, now) = try await heal.decide(wait: false, holdingLock: true)
+            guard now == decision else {
+                withExtendedLifetime(lock) {}
+                output.handle(.info("the state changed while taking the lock; deciding again"))
+                return again ? try await carryOut(now, heal: heal, again: false) : .ok
+            }
+            let summary = try await cancellableBySignals { try await heal.startStandby(primary: primary) }
+            withExtendedLifetime(lock) {}
+            output.handle(.info(summary))
+            Syslog.notice("heal: " + summary)
+            return try await PostRejoin.run(settings, output: output)
         case let .rejoin(from, demote, _):
             return try await rejoin(from: from, demote: demote, line: line)
         case let .resume(from):
@@ -161,7 +208,10 @@ struct Healer {
         if !dryRun { Syslog.notice(line) }
         // Only the decision stops a local primary: a stale one (older timeline), or split brain
         // with heal.demote_on_split_brain.
-        let options = settings.rejoinOptions(upstream: upstream, pgdata: pgdata, dryRun: dryRun, demote: demote)
+        var options = settings.rejoinOptions(upstream: upstream, pgdata: pgdata, dryRun: dryRun, demote: demote)
+        // heal found the primary among the peers: they are all asked again before the first change.
+        options.peers = settings.peers
+        options.discoveryTimeout = settings.discoveryTimeout
         let rejoin = Rejoin(options: options, logger: logger, delegate: output)
         let outcome = try await cancellableBySignals { try await rejoin.run() }
         output.finish(outcome)

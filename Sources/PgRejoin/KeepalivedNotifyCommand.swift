@@ -78,6 +78,12 @@ struct KeepalivedNotifyCommand: AsyncParsableCommand {
             return .ok
         }
 
+        if let paused = HealPause.current(pgdata: pgdata.path) {
+            let note = "not starting heal: \(paused.note) (pg-rejoin heal --resume lifts it)"
+            log.write(note)
+            Syslog.info(note)
+            return .ok
+        }
         let lock = RunLock.holder(path: WorkPaths(pgdata: pgdata.path).lock)
         if lock.held {
             let note = "not starting heal: a pg-rejoin (pid \(lock.pid.map(String.init) ?? "?")) holds the lock and will settle this node"
@@ -152,18 +158,17 @@ struct KeepalivedEvent: Equatable, CustomStringConvertible {
 }
 
 /// The notify log: one timestamped line per event; the detached heal writes into the same file.
+/// keepalived runs this as root in a directory the data directory's owner can write: the
+/// directory and the log are made and opened without following links (`NoFollow`), and what is
+/// created is given to that owner by descriptor, never by path.
 final class NotifyLog {
     let fd: Int32
 
     init(path: String, directory: String, owner: (uid: uid_t, gid: gid_t)?) throws {
-        if !Files.isDirectory(directory) {
-            try Files.makeDirectory(directory)
-            Self.give(directory, to: owner)
-        }
-        let created = !Files.exists(path)
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileError.create(path: path, errno: errno) }
-        if created, let owner, geteuid() == 0 { _ = fchown(fd, owner.uid, owner.gid) }
+        try NoFollow.makeDirectory(directory, mode: 0o700, owner: owner)
+        fd = try NoFollow.open(path, flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o600)
+        var st = stat()
+        if let owner, geteuid() == 0, fstat(fd, &st) == 0, st.st_uid == 0 { _ = fchown(fd, owner.uid, owner.gid) }
     }
 
     deinit { close(fd) }
@@ -171,12 +176,6 @@ final class NotifyLog {
     func write(_ line: String) {
         let text = "\(ISO8601DateFormatter().string(from: Date())) \(line)\n"
         try? Files.writeAll(fd: fd, Data(text.utf8), path: "keepalived-notify log")
-    }
-
-    /// Run as root by keepalived: what it creates belongs to the data directory's owner, like
-    /// everything else pg-rejoin creates.
-    static func give(_ path: String, to owner: (uid: uid_t, gid: gid_t)?) {
-        if let owner, geteuid() == 0 { _ = chown(path, owner.uid, owner.gid) }
     }
 }
 
@@ -199,14 +198,16 @@ struct HealStamp {
     }
 
     static func read(_ path: String) -> HealStamp? {
-        guard let parts = Files.read(path)?.split(whereSeparator: \.isWhitespace), parts.count >= 2,
+        // Read as root from the owner's directory: not through a planted link either.
+        guard let fd = try? NoFollow.open(path, flags: O_RDONLY) else { return nil }
+        let text = String(decoding: FileHandle(fileDescriptor: fd, closeOnDealloc: true).readDataToEndOfFile().prefix(200), as: UTF8.self)
+        guard case let parts = text.split(whereSeparator: \.isWhitespace), parts.count >= 2,
               let pid = Int32(parts[0]), let epoch = Double(parts[1]) else { return nil }
         return HealStamp(pid: pid, started: Date(timeIntervalSince1970: epoch))
     }
 
     func write(_ path: String, owner: (uid: uid_t, gid: gid_t)?) throws {
-        try Files.writeAtomically(Data("\(pid) \(started.timeIntervalSince1970)\n".utf8), to: path, mode: 0o600)
-        NotifyLog.give(path, to: owner)
+        try Files.writeAtomically(Data("\(pid) \(started.timeIntervalSince1970)\n".utf8), to: path, mode: 0o600, owner: owner)
     }
 
     /// This very binary, for the heal it starts.

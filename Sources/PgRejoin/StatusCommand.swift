@@ -47,6 +47,7 @@ struct StatusCommand: AsyncParsableCommand, DropsPrivilegesEarly {
             if let staging = r.stagingDirectory { lines.append("staging:    \(staging)") }
             if let pid = r.pid { lines.append("pid:        \(pid) (\(r.pidAlive ? "running" : "not running"))") }
         }
+        if let paused = r.healPaused { lines.append("heal:       \(paused) (heal and keepalived-notify change nothing; pg-rejoin heal --resume)") }
         lines.append("next:       \(r.next)")
         r.warnings.forEach { lines.append("warning:    \($0)") }
         StandardStreams.out(lines.joined(separator: "\n") + "\n")

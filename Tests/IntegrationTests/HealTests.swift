@@ -23,7 +23,7 @@ final class HealTests: XCTestCase {
         let pg1 = try sandbox.node("pg1")
         try pg1.initdb()
         try pg1.start()
-        try pg1.sql("CREATE ROLE repl LOGIN REPLICATION PASSWORD '\(sandbox.password)'; GRANT pg_monitor TO repl;")
+        try pg1.createReplicationRole(sandbox: sandbox)
         try pg1.sql("CREATE TABLE orders (id int PRIMARY KEY, note text)")
         try pg1.sql("INSERT INTO orders SELECT g, 'before' FROM generate_series(1, 1000) g")
         var nodes: [PostgresNode] = []
@@ -142,7 +142,7 @@ final class HealTests: XCTestCase {
 
     // MARK: two primaries: split brain on the new one, stale primary on the old one
 
-    func testSplitBrainIsRefusedAndTheStalePrimaryIsDemoted() throws {
+    func testSplitBrainIsRefusedAndTheStalePrimaryIsDemotedOnlyWhenAllowed() throws {
         let f = try Failover.make(in: sandbox)
         // The failed primary came back on its own, as a primary on the old timeline.
         try f.pg1.start()
@@ -169,11 +169,23 @@ final class HealTests: XCTestCase {
         XCTAssertTrue(auto.stdout.contains("\(f.pg1.address) (this node): primary on timeline 1"), auto.output)
         XCTAssertEqual(try f.pg1.sql("SELECT pg_is_in_recovery()"), "f")
 
-        // On pg1 (a stale primary on timeline 1): stopped, rejoined, streaming.
+        // On pg1 (a stale primary on timeline 1): it still takes writes, so by default heal
+        // alerts and changes nothing, as for any two primaries (README, exit 13).
         let (stale, _) = try heal(f.pg1, peers: all, extra: ["--config", "/nonexistent-is-an-error.toml"])
         XCTAssertEqual(stale.status, 78, stale.output)
         XCTAssertTrue(stale.stderr.contains("/nonexistent-is-an-error.toml does not exist"), stale.stderr)
-        let (healed, _) = try heal(f.pg1, peers: all)
+        let pg1Pid = f.pg1.postmasterPid
+        let (alerted, _) = try heal(f.pg1, peers: all)
+        XCTAssertEqual(alerted.status, 13, alerted.output)
+        XCTAssertTrue(alerted.stderr.contains("stale primary on timeline 1"), alerted.stderr)
+        XCTAssertEqual(try f.pg1.sql("SELECT pg_is_in_recovery()"), "f")
+        XCTAssertEqual(f.pg1.postmasterPid, pg1Pid)
+        XCTAssertEqual(siblings(of: f.pg1), [])
+
+        // With the operator's consent (demote_on_split_brain): stopped, rejoined, streaming.
+        let config = sandbox.root + "/demote.toml"
+        try "[heal]\ndemote_on_split_brain = true\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let (healed, _) = try heal(f.pg1, peers: all, extra: ["--config", config])
         XCTAssertEqual(healed.status, 0, healed.output)
         XCTAssertTrue(healed.stdout.contains("stale primary on timeline 1"), healed.output)
         XCTAssertTrue(healed.stdout.contains("stopping the local primary"), healed.output)
@@ -235,6 +247,42 @@ final class HealTests: XCTestCase {
         XCTAssertEqual(again.output, "")
     }
 
+    // MARK: maintenance: a stopped standby is started, never rebuilt; a pause holds heal off
+
+    func testAStandbyStoppedForMaintenanceIsOnlyStartedAndAPauseHoldsHealOff() throws {
+        let (pg1, standbys) = try cluster(standbys: ["pg2"])
+        let pg2 = standbys[0]
+        let all = peers(pg1, pg2)
+        try pg2.stop()
+
+        // Paused: heal and keepalived-notify change nothing; status says so.
+        let pause = try sandbox.rejoin(["heal", "--pgdata", pg2.dataDirectory, "--pause", "--reason", "kernel upgrade"])
+        XCTAssertEqual(pause.status, 0, pause.output)
+        let status = try sandbox.rejoin(["status", "--pgdata", pg2.dataDirectory])
+        XCTAssertTrue(status.stdout.contains("heal:       paused by"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("kernel upgrade"), status.stdout)
+        let (paused, _) = try heal(pg2, peers: all)
+        XCTAssertEqual(paused.status, 0, paused.output)
+        XCTAssertEqual(paused.output, "", "a paused heal is silent")
+        XCTAssertFalse(pg2.isRunning)
+        let notify = try sandbox.rejoin(["keepalived-notify", "--pgdata", pg2.dataDirectory, "--peers", all, "BACKUP"])
+        XCTAssertEqual(notify.status, 0, notify.output)
+        let log = try String(contentsOfFile: pg2.dataDirectory + ".rejoin/keepalived-notify.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("not starting heal: paused by"), log)
+        XCTAssertFalse(pg2.isRunning)
+
+        // Resumed: the cleanly stopped standby is started as it is, no copy.
+        XCTAssertEqual(try sandbox.rejoin(["heal", "--pgdata", pg2.dataDirectory, "--resume"]).status, 0)
+        try pg1.sql("INSERT INTO orders VALUES (7001, 'while pg2 was down')")
+        let (started, _) = try heal(pg2, peers: all)
+        XCTAssertEqual(started.status, 0, started.output)
+        XCTAssertTrue(started.stdout.contains("start the stopped standby"), started.output)
+        XCTAssertFalse(started.output.contains("clone"), started.output)
+        XCTAssertEqual(siblings(of: pg2), ["data.rejoin"], "no old copy, no staging: nothing was rebuilt")
+        assertStreaming(pg2, from: pg1)
+        pg2.waitFor("SELECT count(*) FROM orders WHERE id = 7001", toBe: "1")
+    }
+
     // MARK: keepalived-notify
 
     func testKeepalivedNotifyBackupReturnsAtOnceAndTheDetachedHealEndsStreaming() throws {
@@ -283,7 +331,8 @@ final class HealTests: XCTestCase {
         XCTAssertTrue(text.contains("rejoined: streaming standby of \(f.pg2.address)"), text)
         XCTAssertFalse(text.contains(sandbox.password))
         // What it created belongs to postgres, like everything pg-rejoin creates.
-        if let ids = PostgresUser.ids {
+        if Command.isRoot {
+            let ids = try XCTUnwrap(PostgresUser.ids, "no postgres OS user")
             for path in [log, f.pg1.dataDirectory + ".rejoin/keepalived-notify.stamp"] {
                 XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path)[.ownerAccountID] as? UInt32, ids.uid, path)
             }

@@ -51,12 +51,44 @@ final class HealDecisionTests: XCTestCase {
         XCTAssertTrue(d.acts)
     }
 
-    func testStalePrimaryOnOlderTimelineIsDemotedAndRejoined() {
-        let d = decide(.runningPrimary(timeline: 1), [peer(pg1, .primary, timeline: 1, local: true), peer(pg2, .primary, timeline: 2)])
-        guard case let .rejoin(from, demote, reason) = d else { return XCTFail("\(d)") }
+    /// A stale primary (older timeline) still takes writes: alerted like any two primaries,
+    /// stopped only with demote_on_split_brain.
+    func testStalePrimaryOnOlderTimelineIsAlertedAndDemotedOnlyWhenAllowed() {
+        let peers = [peer(pg1, .primary, timeline: 1, local: true), peer(pg2, .primary, timeline: 2)]
+        let alert = decide(.runningPrimary(timeline: 1), peers)
+        guard case let .splitBrain(named) = alert else { return XCTFail("\(alert)") }
+        XCTAssertTrue(named[0].contains("stale primary on timeline 1"), "\(named)")
+        XCTAssertEqual(alert.exitStatus.rawValue, 13)
+        XCTAssertFalse(alert.acts)
+
+        let allowed = decide(.runningPrimary(timeline: 1), peers, demoteOnSplitBrain: true)
+        guard case let .rejoin(from, demote, reason) = allowed else { return XCTFail("\(allowed)") }
         XCTAssertEqual(from, pg2)
         XCTAssertTrue(demote)
         XCTAssertTrue(reason.contains("stale primary"), reason)
+        XCTAssertTrue(reason.contains("demote_on_split_brain"), reason)
+    }
+
+    /// A standby shut down for maintenance needs at most a start: never a copy while its
+    /// timeline can follow and it is configured for the primary.
+    func testACleanlyStoppedStandbyIsStartedNotRebuilt() {
+        func stopped(timeline: Int = 2, position: String = "0/4000000", configured: UpstreamAddress?) -> HealFacts.Local {
+            .stoppedStandby(HealFacts.StandbyFacts(timeline: timeline, position: LSN(position), streamingFrom: nil,
+                                                   configuredUpstream: configured, receiverStatus: "stopped"))
+        }
+        let primary = [peer(pg1, .unreachable("refused")), peer(pg2, .primary)]
+        guard case .startStandby(let to, _) = decide(stopped(configured: pg2), primary) else { return XCTFail() }
+        XCTAssertEqual(to, pg2)
+        XCTAssertTrue(decide(stopped(configured: pg2), primary).acts)
+        // Forked off the primary's timeline after everything it has: still a start.
+        let history = "1\t0/4800000\tno recovery target specified\n"
+        guard case .startStandby = decide(stopped(timeline: 1, configured: pg2), primary, history: history) else { return XCTFail() }
+        // Past the fork: a start would never stream; a rejoin.
+        guard case .rejoin = decide(stopped(timeline: 1, position: "0/4900000", configured: pg2), primary, history: history) else { return XCTFail() }
+        // Configured for another node: a rejoin, which writes the right primary_conninfo.
+        guard case .rejoin = decide(stopped(configured: pg3), primary) else { return XCTFail() }
+        // No primary: nothing to follow.
+        guard case .noPrimary = decide(stopped(configured: pg2), [peer(pg2, .standby)]) else { return XCTFail() }
     }
 
     func testUnfinishedRunIsResumedWhenItsUpstreamIsStillThePrimary() {

@@ -8,6 +8,9 @@ public struct HealFacts: Sendable, Equatable {
         case runningStandby(StandbyFacts)
         /// Not running: stopped cleanly, or crashed (a stale postmaster.pid).
         case down(timeline: Int?, wasStandby: Bool, note: String)
+        /// A standby shut down cleanly (maintenance, a reboot): its control file says where its
+        /// WAL ends and standby.signal is there. It may need only a start.
+        case stoppedStandby(StandbyFacts)
         /// A rejoin stopped part-way; PGDATA may be set aside.
         case unfinishedRun(upstream: UpstreamAddress)
         /// Another pg-rejoin holds the lock now.
@@ -80,6 +83,9 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
     case resume(from: UpstreamAddress)
     /// Point the running standby at `to` (primary_conninfo, reload or restart), no copy.
     case repoint(to: UpstreamAddress, reason: String)
+    /// Start the cleanly stopped standby as it is: it is configured for the primary and its
+    /// timeline can follow it. Never a copy for a node stopped for maintenance.
+    case startStandby(primary: UpstreamAddress, reason: String)
     /// Two or more primaries: alert, change nothing.
     case splitBrain(primaries: [String])
     /// No primary among the peers: nothing to follow.
@@ -91,7 +97,7 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .healthyStandby, .healthyPrimary, .standbyConnecting, .standbyStarting, .rejoin, .resume, .repoint: return .ok
+        case .healthyStandby, .healthyPrimary, .standbyConnecting, .standbyStarting, .rejoin, .resume, .repoint, .startStandby: return .ok
         case .splitBrain: return .splitBrain
         case .noPrimary: return .noPrimary
         case .busy: return .locked
@@ -102,7 +108,7 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
     /// Whether carrying it out changes anything.
     public var acts: Bool {
         switch self {
-        case .rejoin, .resume, .repoint: return true
+        case .rejoin, .resume, .repoint, .startStandby: return true
         default: return false
         }
     }
@@ -126,6 +132,7 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
             return "rejoin as a standby of \(from)" + (demote ? " (stopping the local primary)" : "") + ": \(reason)"
         case let .resume(from): return "resume the unfinished rejoin from \(from)"
         case let .repoint(to, reason): return "repoint the standby to \(to) without a copy: \(reason)"
+        case let .startStandby(primary, reason): return "start the stopped standby of \(primary) as it is, no copy: \(reason)"
         case let .splitBrain(primaries): return "SPLIT BRAIN: more than one primary: \(primaries.joined(separator: "; "))"
         case let .noPrimary(detail): return "no primary to follow: \(detail)"
         case let .busy(pid): return "another pg-rejoin (pid \(pid.map(String.init) ?? "?")) works on this data directory"
@@ -158,11 +165,14 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
 
         case let .runningPrimary(timeline):
             guard let primary else { return .healthyPrimary }
+            // A running primary takes writes, whatever its timeline: a stale one (an older
+            // timeline) may serve clients that connect to it directly. Stopping it throws
+            // those writes away, so heal only alerts unless the operator said it may
+            // (heal.demote_on_split_brain): the same rule for every two-primary state.
+            var named = ["this node: primary on timeline \(timeline)", primary.description]
             if let theirs = primary.timeline, theirs > timeline {
-                return .rejoin(from: primary.address, demote: true,
-                               reason: "this node is a stale primary on timeline \(timeline); \(primary.address) is the primary on timeline \(theirs)")
+                named[0] = "this node: a stale primary on timeline \(timeline), older than \(primary.address)'s \(theirs)"
             }
-            let named = ["this node: primary on timeline \(timeline)", primary.description]
             if facts.demoteOnSplitBrain {
                 return .rejoin(from: primary.address, demote: true,
                                reason: "two primaries (\(named.joined(separator: "; "))) and demote_on_split_brain is set")
@@ -174,6 +184,18 @@ public enum HealDecision: Sendable, Equatable, CustomStringConvertible {
                 return .noPrimary(detail: "the local server is down (\(note)) and no peer is a primary (\(answered.isEmpty ? "no peer answered: " : "")\(peerList))")
             }
             return .rejoin(from: primary.address, demote: false, reason: "the local server is down (\(note)) and \(primary.address) is the primary")
+
+        case let .stoppedStandby(standby):
+            guard let primary else {
+                return .noPrimary(detail: "the local standby is stopped and no peer is a primary (\(peerList))")
+            }
+            let (follows, why) = canFollow(standby, primary: primary, history: facts.primaryHistory)
+            if follows && standby.configuredUpstream == primary.address {
+                return .startStandby(primary: primary.address, reason: "it was shut down cleanly, is configured for \(primary.address) and \(why)")
+            }
+            let now = standby.configuredUpstream.map { $0 == primary.address ? "is configured for it" : "is configured for \($0)" } ?? "has no upstream"
+            return .rejoin(from: primary.address, demote: false,
+                           reason: "the local standby is stopped and \(now), but cannot just start (\(follows ? "not configured for the primary" : why))")
 
         case let .runningStandby(standby):
             guard let primary else {

@@ -120,6 +120,12 @@ public struct HealRun {
         var local: HealFacts.Local
         var postmaster: Int32?
         switch state {
+        case .stopped(clean: true) where control.clusterState == "shut down in recovery" && Files.exists(real + "/standby.signal"):
+            // Stopped for maintenance: judged like a running standby, from its control file.
+            let timelines = [control.timeline, control.fields["Min recovery ending loc's timeline"].flatMap { Int($0) }].compactMap { $0 }
+            local = .stoppedStandby(HealFacts.StandbyFacts(
+                timeline: timelines.max() ?? 0, position: RewindStep.walEnd(control).atLeast, streamingFrom: nil,
+                configuredUpstream: Self.configuredUpstream(real, connection: nil), receiverStatus: "stopped"))
         case let .stopped(clean):
             local = .down(timeline: control.timeline, wasStandby: Files.exists(real + "/standby.signal"),
                           note: clean ? "stopped cleanly" : "stopped, not shut down cleanly")
@@ -148,7 +154,12 @@ public struct HealRun {
         let peers = await PrimaryDiscovery.observe(options.peers, template: options.probe, localPostmaster: postmaster)
         var facts = HealFacts(local: local, systemIdentifier: control.systemIdentifier, peers: peers,
                               demoteOnSplitBrain: options.demoteOnSplitBrain)
-        if case let .runningStandby(standby) = local, facts.remotePrimaries.count == 1, let primary = facts.remotePrimaries.first,
+        var standbyFacts: HealFacts.StandbyFacts?
+        switch local {
+        case let .runningStandby(standby), let .stoppedStandby(standby): standbyFacts = standby
+        default: standbyFacts = nil
+        }
+        if let standby = standbyFacts, facts.remotePrimaries.count == 1, let primary = facts.remotePrimaries.first,
            let theirs = primary.timeline, theirs > standby.timeline {
             var endpoint = options.probe
             endpoint.address = primary.address
@@ -201,36 +212,10 @@ public struct HealRun {
     static func configuredConninfo(_ pgdata: String) -> String? {
         for file in ["postgresql.auto.conf", "postgresql.conf"] {
             if let raw = ConfigFile(text: Files.read(pgdata + "/" + file) ?? "").value(of: "primary_conninfo") {
-                return unquote(raw)
+                return Quoting.configValue(raw)
             }
         }
         return nil
-    }
-
-    /// 'a''b\\c' -> a'b\c (postgresql.conf string syntax, as Quoting.configString writes it).
-    static func unquote(_ raw: String) -> String {
-        var text = raw.trimmingCharacters(in: .whitespaces)
-        if let hash = text.range(of: "#"), !text.hasPrefix("'") { text = String(text[..<hash.lowerBound]) }
-        guard text.hasPrefix("'") else { return text.trimmingCharacters(in: .whitespaces) }
-        var out = ""
-        var chars = Array(text.unicodeScalars.dropFirst())[...]
-        while let c = chars.popFirst() {
-            if c == "'" {
-                if chars.first == "'" { chars.removeFirst(); out += "'"; continue }
-                break
-            }
-            if c == "\\", let next = chars.popFirst() {
-                switch next {
-                case "n": out += "\n"
-                case "r": out += "\r"
-                case "t": out += "\t"
-                default: out.unicodeScalars.append(next)
-                }
-                continue
-            }
-            out.unicodeScalars.append(c)
-        }
-        return out
     }
 
     // MARK: repoint
@@ -277,6 +262,20 @@ public struct HealRun {
         return "repointed (\(how)): streaming from \(primary), replayed to \(lsn)"
     }
 
+    // MARK: start a stopped standby
+
+    /// Starts the cleanly stopped standby as it is (no config change, no copy) and waits until
+    /// it streams from `primary` and replayed to its position. Returns a one-line summary.
+    public func startStandby(primary: UpstreamAddress) async throws -> String {
+        let pgdata = try PreflightStep.validateDataDirectory(options.pgdata)
+        let major = Int((Files.read(pgdata + "/PG_VERSION") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let tools = PgTools(bindir: try await PgBinaries.resolve(explicit: options.bindir, majorVersion: major, children: children),
+                            children: children)
+        try await start(pgdata, tools: tools, log: paths.workDirectory + "/postgresql-heal-start.log")
+        let lsn = try await waitUntilStreaming(from: primary, pgdata: pgdata, seconds: options.verifyTimeout)
+        return "started the stopped standby: streaming from \(primary), replayed to \(lsn)"
+    }
+
     private func restart(_ pgdata: String, tools: PgTools) async throws {
         let stop = options.stopCommand.map { ChildCommand($0[0], Array($0.dropFirst())) }
             ?? ChildCommand(tools.path("pg_ctl"), ["stop", "-D", pgdata, "-m", "fast", "-w", "-t", "60"])
@@ -285,7 +284,10 @@ public struct HealRun {
             throw HealError.commandFailed(what: "stopping the standby", command: stop.description,
                                           detail: stopped.standardErrorTail.last ?? stopped.statusDescription)
         }
-        let log = paths.workDirectory + "/postgresql-repoint.log"
+        try await start(pgdata, tools: tools, log: paths.workDirectory + "/postgresql-repoint.log")
+    }
+
+    private func start(_ pgdata: String, tools: PgTools, log: String) async throws {
         try Files.makeDirectory(paths.workDirectory)
         let start = options.startCommand.map { ChildCommand($0[0], Array($0.dropFirst())) }
             ?? ChildCommand(tools.path("pg_ctl"), ["start", "-D", pgdata, "-l", log, "-w", "-t", String(max(60, options.verifyTimeout))])

@@ -27,6 +27,8 @@ public struct RunStatus: Codable, Sendable {
     public var lastOutcome: String?
     public var next: String
     public var warnings: [String]
+    /// Set while `heal --pause` holds heal and keepalived-notify off this node: who, when, why.
+    public var healPaused: String? = nil
 
     public var exitStatus: ExitStatus {
         switch state {
@@ -42,6 +44,7 @@ public struct RunStatus: Codable, Sendable {
         let holder = RunLock.holder(path: paths.lock)
         var status = RunStatus(state: .idle, pgdata: pgdata, stepsDone: [], pidAlive: false,
                                next: "nothing: no unfinished run", warnings: journal.warnings)
+        status.healPaused = HealPause.current(pgdata: pgdata)?.note
         guard let plan = journal.plan else {
             if holder.held { status.state = .running; status.pid = holder.pid; status.pidAlive = true }
             return status
