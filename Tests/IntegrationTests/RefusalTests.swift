@@ -12,13 +12,14 @@ final class RefusalTests: XCTestCase {
     /// directory and its siblings are exactly as before.
     func assertRefused(_ local: PostgresNode, from upstream: String, status: Int32, message: String,
                        extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws {
-        let before = try DataSnapshot(local.dataDirectory)
+        let running = local.isRunning
+        let before = try DataSnapshot(local.dataDirectory, running: running)
         let siblingsBefore = siblings(of: local)
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: local, from: upstream, extra: extra))
         XCTAssertEqual(result.status, status, result.output, file: file, line: line)
         XCTAssertTrue(result.stderr.contains(message), "expected '\(message)' in: \(result.stderr)", file: file, line: line)
         XCTAssertTrue(result.stderr.contains("Nothing was changed"), result.stderr, file: file, line: line)
-        XCTAssertEqual(try DataSnapshot(local.dataDirectory), before, "data directory changed", file: file, line: line)
+        XCTAssertEqual(try DataSnapshot(local.dataDirectory, running: running), before, "data directory changed", file: file, line: line)
         XCTAssertEqual(siblings(of: local), siblingsBefore, file: file, line: line)
         XCTAssertFalse(result.output.contains(sandbox.password), file: file, line: line)
     }

@@ -7,7 +7,7 @@ final class RewindCrashTests: XCTestCase {
     static var shared: FailoverTemplate?
 
     override class func setUp() {
-        do { shared = try FailoverTemplate() } catch { XCTFail("cannot set up the failover: \(error)") }
+        do { shared = try FailoverTemplate(grants: .rewind) } catch { XCTFail("cannot set up the failover: \(error)") }
     }
 
     override class func tearDown() { shared?.tearDown() }

@@ -20,7 +20,7 @@ final class RewindTests: XCTestCase {
     /// --method rewind must refuse without touching PGDATA, so pg_rewind checks in a dry run
     /// first; under auto a failed pg_rewind ends in a full copy anyway, and the dry run is skipped.
     func testExplicitRewindChecksWithADryRunFirstAndAutoDoesNot() throws {
-        let f = try Failover.make(in: sandbox)
+        let f = try Failover.make(in: sandbox, grants: .all)
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind"))
         XCTAssertEqual(result.status, 0, result.output)
         try assertStreamsWithUpstreamRows(f)
@@ -30,7 +30,7 @@ final class RewindTests: XCTestCase {
     }
 
     func testCrashedDivergedPrimaryIsRewoundInPlaceAndTheDivergenceIsReported() throws {
-        let f = try Failover.make(in: sandbox)
+        let f = try Failover.make(in: sandbox, grants: .all)
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
@@ -62,7 +62,7 @@ final class RewindTests: XCTestCase {
     /// A former primary stopped cleanly after it diverged needs no crash recovery: the rewind
     /// step saves the WAL after the fork and writes the report itself, beside pg_rewind.
     func testACleanlyStoppedDivergedPrimaryGetsItsReportFromTheRewindStep() throws {
-        let f = try Failover.make(in: sandbox)
+        let f = try Failover.make(in: sandbox, grants: .all)
         try f.pg1.start()   // crash recovery as a primary, still on the old timeline
         try f.pg1.stop()
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
@@ -80,7 +80,7 @@ final class RewindTests: XCTestCase {
     }
 
     func testWithoutWalLogHintsRewindRefusesAndAutoCopiesInstead() throws {
-        let f = try Failover.make(in: sandbox, walLogHints: false)
+        let f = try Failover.make(in: sandbox, walLogHints: false, grants: .all)
         let before = try DataSnapshot(f.pg1.dataDirectory)
         let refused = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind"))
         XCTAssertEqual(refused.status, 10, refused.output)
@@ -97,19 +97,21 @@ final class RewindTests: XCTestCase {
     }
 
     func testANodeThatNeverDivergedOnlyGetsStandbyConfig() throws {
-        let f = try Failover.make(in: sandbox, diverge: false)
+        let f = try Failover.make(in: sandbox, diverge: false, grants: .all)
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.stdout.contains("not diverged"), result.stdout)
         XCTAssertFalse(result.stdout.contains("clone"), result.stdout)
         let journal = try String(contentsOfFile: f.pg1.dataDirectory + ".rejoin/journal.jsonl", encoding: .utf8)
         XCTAssertTrue(journal.contains("\"rewind.decision\":\"not-diverged\""), journal)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + ".rejoin/divergence-"))
+        // Nothing after the fork: no divergent WAL saved, no report (the name carries the run id).
+        let work = try FileManager.default.contentsOfDirectory(atPath: f.pg1.dataDirectory + ".rejoin")
+        XCTAssertEqual(work.filter { $0.hasPrefix("divergence-") }, [], "\(work)")
         try assertStreamsWithUpstreamRows(f)
     }
 
     func testKilledDuringPgRewindFallsBackToAFullCopyAndKeepsTheDamagedDirectory() throws {
-        let f = try Failover.make(in: sandbox)
+        let f = try Failover.make(in: sandbox, grants: .all)
         let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto")
         let killed = try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "rewind:during"])
         XCTAssertEqual(killed.status, 128 + SIGKILL, killed.output)

@@ -12,7 +12,7 @@ final class SecretsTests: XCTestCase {
     override func tearDown() { sandbox.tearDown() }
 
     func testPasswordsNeverLeakAndCreatedFilesArePrivateAndOwnedByPostgres() throws {
-        let f = try Failover.make(in: sandbox)
+        let f = try Failover.make(in: sandbox, grants: .rewind)
         // initdb's pg_hba.conf trusts 127.0.0.1: make the upstream really ask for the password.
         try f.pg2.setHBA(["host replication repl 127.0.0.1/32 scram-sha-256", "host all repl 127.0.0.1/32 scram-sha-256"])
         let right = sandbox.password
@@ -94,7 +94,8 @@ final class SecretsTests: XCTestCase {
 
         // As root, pg-rejoin became postgres first: everything it (and its children) created
         // belongs to postgres, nothing to root.
-        if Command.isRoot, let postgres = PostgresUser.ids {
+        if Command.isRoot {
+            let postgres = try XCTUnwrap(PostgresUser.ids, "no postgres OS user")
             // (pg_rewind works in place: no data.old-* this time, but whatever exists counts.)
             let old = siblings(of: f.pg1).filter { $0.hasPrefix("data.old-") }.map { f.pg1.home + "/" + $0 }
             for root in [work, f.pg1.dataDirectory] + old {

@@ -69,8 +69,11 @@ final class PreflightComparisonTests: XCTestCase {
 
     // MARK: libpq's messages
 
+    var endpoint: UpstreamEndpoint {
+        UpstreamEndpoint(address: address, user: "repl", database: "postgres", passfile: nil, connectTimeout: 7)
+    }
+
     func classify(_ message: String, replication: Bool = true) -> PreflightError {
-        let endpoint = UpstreamEndpoint(address: address, user: "repl", database: "postgres", passfile: nil, connectTimeout: 7)
         return UpstreamProbe.classify(.connect(target: "x", message: message), endpoint: endpoint, replication: replication)
     }
 
@@ -84,7 +87,13 @@ final class PreflightComparisonTests: XCTestCase {
         guard case .roleCannotReplicate = classify("FATAL:  permission denied to start WAL sender DETAIL:  Only roles with the REPLICATION attribute may start a WAL sender process.") else { return XCTFail() }
         guard case .replicationNotInHBA = classify(#"FATAL:  no pg_hba.conf entry for replication connection from host "10.0.0.1", user "repl", no encryption"#) else { return XCTFail() }
         guard case .replicationNotInHBA = classify(#"FATAL:  pg_hba.conf rejects replication connection for host "10.0.0.1", user "repl", no encryption"#) else { return XCTFail() }
-        guard case .sqlRefused = classify(#"FATAL:  no pg_hba.conf entry for host "10.0.0.1", user "repl", database "postgres", no encryption"#, replication: false) else { return XCTFail() }
+        // The seed's hba (replication only): the line to add names this host as the replication
+        // connection saw it.
+        guard case let .sqlNotInHBA(_, _, _, line, _) = UpstreamProbe.classify(
+            .connect(target: "10.0.0.2:5432", message: #"FATAL:  no pg_hba.conf entry for host "10.0.0.1", user "repl", database "postgres", no encryption"#),
+            endpoint: endpoint, replication: false, clientAddress: "10.0.0.1") else { return XCTFail() }
+        XCTAssertEqual(line, "host postgres repl 10.0.0.1/32 scram-sha-256")
+        guard case .sqlRefused = classify(#"FATAL:  database "postgres" does not exist"#, replication: false) else { return XCTFail() }
         guard case .upstreamUnreachable = classify(#"connection to server at "10.0.0.2", port 5432 failed: Connection refused"#) else { return XCTFail() }
     }
 
@@ -94,6 +103,8 @@ final class PreflightComparisonTests: XCTestCase {
             .roleCannotReplicate(address: "a", user: "u", message: "m"), .replicationNotInHBA(address: "a", user: "u", message: "m"),
             .upstreamIsThisNode(address: "a", pgdata: "/d", evidence: "e"), .workDirectoryUnusable(path: "/d.rejoin", user: "u", problem: "p"),
             .notEnoughSpace(path: "/", needed: 2, free: 1, reserve: 1),
+            .sqlNotInHBA(address: "a", user: "u", database: "d", line: "host d u 10.0.0.1/32 scram-sha-256", message: "m"),
+            .rewindNotPossible(reasons: ["upstream-role-privileges: r"]),
         ]
         for refusal in refusals {
             XCTAssertTrue(refusal.errorDescription?.hasSuffix("Nothing was changed") ?? false, "\(refusal)")

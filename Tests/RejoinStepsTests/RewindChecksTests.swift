@@ -17,7 +17,7 @@ final class RewindChecksTests: XCTestCase {
 
     func testKnownSettingsNeedNoConnection() throws {
         let checks = try run(known: RewindSettings(fullPageWrites: true, checkpointTimeline: 2))
-        XCTAssertEqual(checks.map(\.name), ["pg_rewind-installed", "hint-bits-logged", "upstream-full-page-writes", "upstream-timeline-checkpointed"])
+        XCTAssertEqual(checks.map(\.name), ["pg_rewind-installed", "hint-bits-logged", "upstream-full-page-writes", "upstream-role-privileges", "upstream-timeline-checkpointed"])
         XCTAssertEqual(checks.first { $0.name == "upstream-timeline-checkpointed" }?.passed, true)
         XCTAssertEqual(checks.first { $0.name == "hint-bits-logged" }?.passed, true)
     }
@@ -40,5 +40,39 @@ final class RewindChecksTests: XCTestCase {
         let checks = try run(known: nil)
         XCTAssertEqual(checks.last?.name, "upstream-settings")
         XCTAssertEqual(checks.last?.passed, false)
+    }
+
+    /// The seed's role (REPLICATION LOGIN only): the checks name the GRANTs pg_rewind needs,
+    /// so auto copies without trying, and --method rewind refuses before anything changes.
+    func testMissingSourcePrivilegesFailWithTheGrantsToRun() throws {
+        let settings = RewindSettings(fullPageWrites: true, checkpointTimeline: 2, missingFunctions: RewindSettings.sourceFunctions)
+        let checks = try run(known: settings)
+        let privileges = try XCTUnwrap(checks.first { $0.name == "upstream-role-privileges" })
+        XCTAssertFalse(privileges.passed)
+        for function in RewindSettings.sourceFunctions {
+            XCTAssertTrue(privileges.detail.contains("GRANT EXECUTE ON FUNCTION \(function) TO repl"), privileges.detail)
+        }
+    }
+
+    /// A role that may not CHECKPOINT is not made to try (no connection here): the check says
+    /// which grant would allow it, and before 15 that only a superuser may.
+    func testCheckpointRightIsKnownPerMajor() throws {
+        for (version, expected) in [(150000, "GRANT pg_checkpoint TO repl"), (140000, "only a superuser may"), (130000, "only a superuser may")] {
+            let settings = RewindSettings(fullPageWrites: true, checkpointTimeline: 1, mayCheckpoint: false, versionNumber: version)
+            let checks = try run(known: settings)
+            let checkpointed = try XCTUnwrap(checks.first { $0.name == "upstream-timeline-checkpointed" }, "\(version)")
+            XCTAssertFalse(checkpointed.passed)
+            XCTAssertTrue(checkpointed.detail.contains(expected), "\(version): \(checkpointed.detail)")
+            XCTAssertNil(checks.first { $0.name == "upstream-settings" }, "\(version): no connection was needed")
+        }
+    }
+
+    func testRoleNamesAreQuotedAsIdentifiersInGrants() {
+        XCTAssertEqual(Quoting.identifier("repl"), "repl")
+        XCTAssertEqual(Quoting.identifier("Repl"), "\"Repl\"")
+        XCTAssertEqual(Quoting.identifier("re\"pl"), "\"re\"\"pl\"")
+        XCTAssertEqual(Quoting.identifier("user"), "\"user\"")
+        let settings = RewindSettings(fullPageWrites: true, checkpointTimeline: 1, missingFunctions: [], mayCheckpoint: false, versionNumber: 160000)
+        XCTAssertEqual(settings.grants(for: "Repl", checkpoint: true), ["GRANT pg_checkpoint TO \"Repl\""])
     }
 }

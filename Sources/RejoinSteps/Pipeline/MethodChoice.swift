@@ -9,6 +9,16 @@ public enum MethodChoice {
         var plan = plan
         plan.requestedMethod = requested.rawValue
         let keepConfig = plan.steps.contains(.keepLocalConfig)
+        if DamagedDirectory.isMarked(plan.pgdata) {
+            // Half-rewritten by an interrupted pg_rewind: only a full copy makes a standby of it,
+            // and it is set aside marked, never offered back as the old data.
+            let reason = "the data directory was partly rewritten by an interrupted pg_rewind (\(DamagedDirectory.markerName))"
+            if requested == .rewind { throw PreflightError.rewindNotPossible(reasons: [reason]) }
+            plan.decisions = ["method basebackup: \(reason)"]
+            plan.oldDataDamaged = true
+            plan.localConfigDirectory = DamagedDirectory.savedLocalConfig(of: plan.pgdata)
+            return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
+        }
         if requested == .basebackup {
             plan.decisions = ["method basebackup: requested"]
             return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
@@ -23,9 +33,10 @@ public enum MethodChoice {
             return switchTo(.rewind, plan: plan, keepConfig: keepConfig)
         }
         if requested == .rewind {
-            throw RewindError.notPossible(reasons: failed.map { "\($0.name): \($0.detail)" })
+            throw PreflightError.rewindNotPossible(reasons: failed.map { "\($0.name): \($0.detail)" })
         }
-        plan.decisions?.append("method basebackup: pg_rewind is not possible (\(failed.map(\.name).joined(separator: ", ")))")
+        plan.decisions?.append("method basebackup: pg_rewind is not possible (\(failed.map(\.name).joined(separator: ", "))), "
+                               + "so a full copy, whose time follows the database size; the check above says what would allow a rewind")
         return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
     }
 

@@ -18,21 +18,67 @@ public struct UpstreamFacts: Sendable, Equatable {
     public var majorVersion: Int { versionNumber / 10000 }
 }
 
-/// The upstream settings pg_rewind depends on (see RewindChecks).
+/// The upstream settings and role privileges pg_rewind depends on (see RewindChecks).
 public struct RewindSettings: Sendable, Equatable {
     public var fullPageWrites: Bool
     /// The timeline of the upstream's latest checkpoint. Right after a promotion the control
     /// file may still show the old timeline until the first checkpoint, and pg_rewind would
     /// then see no divergence.
     public var checkpointTimeline: Int
+    /// The functions pg_rewind calls on its source that the role may not execute
+    /// (signatures as `RewindSettings.sourceFunctions` names them). Empty: all allowed.
+    public var missingFunctions: [String]
+    /// Whether the role may run CHECKPOINT: a superuser, or on 15+ a member of pg_checkpoint.
+    public var mayCheckpoint: Bool
+    /// The upstream's server_version_num, to name the right grant.
+    public var versionNumber: Int
 
-    public init(fullPageWrites: Bool, checkpointTimeline: Int) {
+    public init(fullPageWrites: Bool, checkpointTimeline: Int, missingFunctions: [String] = [], mayCheckpoint: Bool = true,
+                versionNumber: Int = 150000) {
         self.fullPageWrites = fullPageWrites
         self.checkpointTimeline = checkpointTimeline
+        self.missingFunctions = missingFunctions
+        self.mayCheckpoint = mayCheckpoint
+        self.versionNumber = versionNumber
+    }
+
+    /// What pg_rewind executes on the source server (PostgreSQL's pg_rewind documentation:
+    /// a non-superuser source role needs EXECUTE on each).
+    public static let sourceFunctions = [
+        "pg_catalog.pg_ls_dir(text, boolean, boolean)",
+        "pg_catalog.pg_stat_file(text, boolean)",
+        "pg_catalog.pg_read_binary_file(text)",
+        "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
+    ]
+
+    /// The statements that give `user` what pg_rewind needs of it on the source.
+    public func grants(for user: String, checkpoint: Bool) -> [String] {
+        let role = Quoting.identifier(user)
+        var statements = missingFunctions.map { "GRANT EXECUTE ON FUNCTION \($0) TO \(role)" }
+        if checkpoint && !mayCheckpoint {
+            statements.append(versionNumber >= 150000
+                ? "GRANT pg_checkpoint TO \(role)"
+                : "CHECKPOINT (run it on the upstream as a superuser: before PostgreSQL 15 only a superuser may)")
+        }
+        return statements
     }
 
     static func read(_ sql: PgConnection) throws -> RewindSettings {
-        RewindSettings(fullPageWrites: try RewindSource.fullPageWrites(sql), checkpointTimeline: try RewindSource.checkpointTimeline(sql) ?? 0)
+        let functions = sourceFunctions.enumerated().map { "has_function_privilege($\($0.offset + 1), 'EXECUTE')" }
+        guard let row = try sql.query("""
+            SELECT current_setting('full_page_writes'),
+                   (SELECT timeline_id FROM pg_control_checkpoint())::text,
+                   (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                     OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_checkpoint' AND pg_has_role(oid, 'MEMBER')),
+                   current_setting('server_version_num'),
+                   \(functions.joined(separator: ", "))
+            """, sourceFunctions).first, row.count == 4 + sourceFunctions.count else {
+            throw PgError.unexpectedResult(target: sql.target, sql: "rewind settings")
+        }
+        let missing = zip(sourceFunctions, row.dropFirst(4)).filter { $0.1 != "t" }.map(\.0)
+        return RewindSettings(fullPageWrites: row[0] == "on", checkpointTimeline: row[1].flatMap { Int($0) } ?? 0,
+                              missingFunctions: missing, mayCheckpoint: row[2] == "t",
+                              versionNumber: row[3].flatMap { Int($0) } ?? 0)
     }
 }
 
@@ -43,7 +89,7 @@ public enum UpstreamProbe {
         // Both doors at once: each connection is a round of authentication on the upstream, and
         // neither answer depends on the other. A refusal of the replication door is reported
         // first, as when they were asked in turn.
-        let identity = LockedBox<Result<[String?], Error>?>(nil)
+        let identity = LockedBox<Result<(row: [String?], localAddress: String?), Error>?>(nil)
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) {
             let result = Result { try identify(endpoint) }
@@ -51,19 +97,19 @@ public enum UpstreamProbe {
         }
         let sql = Result { try sqlFacts(endpoint, localPostmaster: localPostmaster) }
         group.wait()
-        let row: [String?], facts: SQLFacts
+        let row: [String?], clientAddress: String?, facts: SQLFacts
         do {
             guard let identified = identity.current else {
                 throw PgError.unexpectedResult(target: endpoint.address.description, sql: "IDENTIFY_SYSTEM")
             }
-            row = try identified.get()
+            (row, clientAddress) = try identified.get()
         } catch let error as PgError {
             throw classify(error, endpoint: endpoint, replication: true)
         }
         do {
             facts = try sql.get()
         } catch let error as PgError {
-            throw classify(error, endpoint: endpoint, replication: false)
+            throw classify(error, endpoint: endpoint, replication: false, clientAddress: clientAddress)
         }
         return UpstreamFacts(
             systemIdentifier: row[0] ?? "",
@@ -77,12 +123,14 @@ public enum UpstreamProbe {
         )
     }
 
-    private static func identify(_ endpoint: UpstreamEndpoint) throws -> [String?] {
+    /// IDENTIFY_SYSTEM's row, and this host's address on that connection: when the SQL door is
+    /// refused, the pg_hba.conf line to add names it.
+    private static func identify(_ endpoint: UpstreamEndpoint) throws -> (row: [String?], localAddress: String?) {
         let replication = try endpoint.connectReplication()
         guard let row = try replication.query("IDENTIFY_SYSTEM").first, row.count >= 2 else {
             throw PgError.unexpectedResult(target: endpoint.address.description, sql: "IDENTIFY_SYSTEM")
         }
-        return row
+        return (row, replication.localAddress)
     }
 
     private struct SQLFacts {
@@ -122,7 +170,7 @@ public enum UpstreamProbe {
     }
 
     /// Turns libpq's message into the operator's problem: which door was refused and why.
-    static func classify(_ error: PgError, endpoint: UpstreamEndpoint, replication: Bool) -> PreflightError {
+    static func classify(_ error: PgError, endpoint: UpstreamEndpoint, replication: Bool, clientAddress: String? = nil) -> PreflightError {
         let message = error.serverMessage
         let address = endpoint.address.description
         let lower = message.lowercased()
@@ -150,7 +198,14 @@ public enum UpstreamProbe {
             && !lower.contains("connection refused") && !lower.contains("timeout") {
             return .replicationRefused(address: address, user: endpoint.user, message: message)
         }
-        if case .connect = error, !replication, lower.contains("pg_hba.conf") || lower.contains("does not exist") || lower.contains("permission denied") {
+        // The seed's setup: an hba line for replication only. The replication door answered, so
+        // the exact line for the SQL door can be named.
+        if case .connect = error, !replication, lower.contains("pg_hba.conf") {
+            let host = clientAddress.map { $0.contains(":") ? "\($0)/128" : "\($0)/32" } ?? "THIS-HOST/32"
+            return .sqlNotInHBA(address: address, user: endpoint.user, database: endpoint.database,
+                                line: "host \(endpoint.database) \(endpoint.user) \(host) scram-sha-256", message: message)
+        }
+        if case .connect = error, !replication, lower.contains("does not exist") || lower.contains("permission denied") {
             return .sqlRefused(address: address, user: endpoint.user, database: endpoint.database, message: message)
         }
         if case .query = error {

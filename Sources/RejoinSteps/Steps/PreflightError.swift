@@ -13,6 +13,7 @@ public enum PreflightError: LocalizedError, RejoinFailure, Equatable {
     case replicationNotInHBA(address: String, user: String, message: String)
     case replicationRefused(address: String, user: String, message: String)
     case sqlRefused(address: String, user: String, database: String, message: String)
+    case sqlNotInHBA(address: String, user: String, database: String, line: String, message: String)
     case upstreamIsStandby(address: String)
     case upstreamIsThisNode(address: String, pgdata: String, evidence: String)
     case differentCluster(address: String, upstream: String, local: String)
@@ -21,13 +22,19 @@ public enum PreflightError: LocalizedError, RejoinFailure, Equatable {
     case tablespaces(detail: String)
     case notEnoughSpace(path: String, needed: UInt64, free: UInt64, reserve: UInt64)
     case localPrimaryRunning(pgdata: String)
+    case localPrimaryRunningOnResume(pgdata: String, runID: String)
     case localServerUnclear(pgdata: String, state: String)
     case unfinishedRunFromOtherUpstream(recorded: String, given: String, workDirectory: String)
     case oldDataMissing(expected: String)
+    case rewindNotPossible(reasons: [String])
+    case unsupportedMajor(pgdata: String, major: Int)
+    case standbyWouldNotVerify(pgdata: String, settings: [String])
+    case primariesChanged(chosen: String, now: [String], peers: [String])
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .localPrimaryRunning: return .splitBrainRisk
+        case .localPrimaryRunning, .localPrimaryRunningOnResume: return .splitBrainRisk
+        case .primariesChanged: return .splitBrain
         default: return .refused
         }
     }
@@ -58,6 +65,8 @@ public enum PreflightError: LocalizedError, RejoinFailure, Equatable {
             return "the upstream \(address) refuses replication for role \(user): \(message). Give the role REPLICATION (ALTER ROLE \(user) REPLICATION) and allow `host replication \(user) THIS-HOST scram-sha-256` in its pg_hba.conf, or pass --user. Nothing was changed"
         case let .sqlRefused(address, user, database, message):
             return "the upstream \(address) refuses an SQL connection for role \(user) to database \(database): \(message). pg-rejoin needs one to check the server (allow it in pg_hba.conf, or pass --dbname). Nothing was changed"
+        case let .sqlNotInHBA(address, user, _, line, message):
+            return "the upstream \(address) lets role \(user) replicate but refuses it an SQL connection (\(message)). pg-rejoin asks the upstream over SQL whether it is the primary, its size and its replication state before it changes anything; a line for `replication` does not cover that. Add `\(line)` to the upstream's pg_hba.conf (above any line that rejects it), reload it (SELECT pg_reload_conf()), and rerun. Nothing was changed"
         case let .upstreamIsStandby(address):
             return "upstream \(address) is in recovery (a standby), not the new primary; pass --from the current primary. Nothing was changed"
         case let .upstreamIsThisNode(address, pgdata, evidence):
@@ -74,10 +83,21 @@ public enum PreflightError: LocalizedError, RejoinFailure, Equatable {
             return "not enough free space for the copy on the filesystem of \(path): need \(ByteCount.format(needed)) (the upstream's size, 10% more, and --disk-reserve \(ByteCount.format(reserve)) left free), \(ByteCount.format(free)) free. Free space (old data directories from earlier rejoins are candidates) and rerun. Nothing was changed"
         case let .localPrimaryRunning(pgdata):
             return "the local server in \(pgdata) is running as a primary. Stopping it and turning it into a standby throws away whatever it accepted since the failover, and if it is still serving clients there are two primaries (split brain). Make sure clients use the new primary, then rerun with --demote. Nothing was changed"
+        case let .localPrimaryRunningOnResume(pgdata, runID):
+            return "the local server in \(pgdata) is running as a primary: it was started after run \(runID) stopped, and may have taken writes since. Stopping it and going on throws those away, and if it serves clients there are two primaries (split brain). Make sure clients use the new primary, then rerun with --demote to resume (or run pg-rejoin abort to give the run up). This rerun changed nothing; the journal keeps the unfinished run"
         case let .localServerUnclear(pgdata, state):
             return "the local server in \(pgdata) is \(state); wait until it is up or stopped, then rerun. Nothing was changed"
         case let .unfinishedRunFromOtherUpstream(recorded, given, workDirectory):
             return "an unfinished rejoin from \(recorded) is recorded in \(workDirectory), but --from says \(given). Rerun with --from \(recorded) to finish it, or move \(workDirectory) aside to start afresh after checking where the old data is"
+        case let .primariesChanged(chosen, now, peers):
+            let found = now.isEmpty ? "no primary" : now.count == 1 ? "one primary, but another: \(now[0])" : "\(now.count) primaries: \(now.joined(separator: "; "))"
+            return "asked again right before the first change, the peers no longer show \(chosen) as the only primary: \(found) (peers: \(peers.joined(separator: "; "))). Two primaries, or a failover under way: pg-rejoin stops rather than follow the wrong one. Settle which node is the primary, then rerun. Nothing was changed"
+        case let .standbyWouldNotVerify(pgdata, settings):
+            return "the configuration of \(pgdata) would keep the new standby from ever streaming and verifying: \(settings.joined(separator: "; ")). Change or remove those lines (a recovery target is usually left from a point-in-time recovery), then rerun; or pass --no-keep-config to use the upstream's configuration. Nothing was changed"
+        case let .unsupportedMajor(pgdata, major):
+            return "\(pgdata) is PostgreSQL \(major); pg-rejoin works with 13 to 18 (12 and older are out of support and lack what it relies on: wal_keep_size, pg_rewind's --restore-target-wal and its own crash recovery). Rejoin this node by hand, or upgrade the cluster first. Nothing was changed"
+        case let .rewindNotPossible(reasons):
+            return "--method rewind: pg_rewind is not possible here: \(reasons.joined(separator: "; ")). Fix that and rerun, or rerun with --method auto (which copies when a rewind is not possible). Nothing was changed"
         case let .oldDataMissing(expected):
             return "the old data directory is neither in PGDATA nor at \(expected), where the journal says it was put; pg-rejoin stops rather than guess. Find it before going on"
         }

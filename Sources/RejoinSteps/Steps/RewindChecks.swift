@@ -39,17 +39,29 @@ public enum RewindChecks {
             let settings = try known ?? RewindSettings.read(sql())
             checks.append(RewindCheck(name: "upstream-full-page-writes", passed: settings.fullPageWrites,
                                       detail: settings.fullPageWrites ? "full_page_writes is on" : "full_page_writes is off on the upstream"))
+            let user = endpoint.user
+            checks.append(RewindCheck(
+                name: "upstream-role-privileges", passed: settings.missingFunctions.isEmpty,
+                detail: settings.missingFunctions.isEmpty
+                    ? "role \(user) may execute the functions pg_rewind calls on its source"
+                    : "role \(user) may not execute what pg_rewind calls on its source, so a rewind would fail part-way; "
+                        + "on the upstream run: " + settings.grants(for: user, checkpoint: false).joined(separator: "; ")))
             var checkpointTimeline = settings.checkpointTimeline
             var detail = "the upstream's last checkpoint is on timeline \(checkpointTimeline)"
             if checkpointTimeline < upstreamTimeline {
                 // Freshly promoted: without a checkpoint on the new timeline pg_rewind compares
-                // against the old one and finds nothing to do.
-                let sql = try sql()
-                if (try? sql.query("CHECKPOINT")) != nil {
+                // against the old one and finds nothing to do. Asked only of a role that may:
+                // a refused CHECKPOINT would say nothing the privileges do not already.
+                if settings.mayCheckpoint {
+                    let sql = try sql()
+                    _ = try sql.query("CHECKPOINT")
                     checkpointTimeline = try RewindSource.checkpointTimeline(sql) ?? 0
                     detail = "ran CHECKPOINT on the upstream; its last checkpoint is now on timeline \(checkpointTimeline)"
                 } else {
-                    detail = "the upstream's last checkpoint is still on timeline \(checkpointTimeline) and the role may not run CHECKPOINT (grant pg_checkpoint)"
+                    detail = "the upstream's last checkpoint is still on the old timeline \(checkpointTimeline) and role \(user) may not run CHECKPOINT; "
+                        + (settings.versionNumber >= 150000
+                            ? "on the upstream run: GRANT pg_checkpoint TO \(Quoting.identifier(user)) (or wait for its next checkpoint)"
+                            : "before PostgreSQL 15 only a superuser may: run CHECKPOINT on the upstream as one (or wait for its next checkpoint)")
                 }
             }
             checks.append(RewindCheck(name: "upstream-timeline-checkpointed", passed: checkpointTimeline >= upstreamTimeline, detail: detail))

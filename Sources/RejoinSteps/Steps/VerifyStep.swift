@@ -37,20 +37,25 @@ public struct VerifyStep: Step {
                 } else if let target, try local.value("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", [target]) != "t" {
                     waitingFor = "replay to reach \(target) (now \(status.replayLSN ?? "?"))"
                 } else {
-                    let rows = try upstream.query("SELECT state FROM pg_stat_replication WHERE application_name = $1", [plan.nodeName])
-                    if rows.isEmpty {
+                    let states = try upstream.query("SELECT state FROM pg_stat_replication WHERE application_name = $1", [plan.nodeName])
+                        .map { $0.first ?? nil }
+                    switch UpstreamSideCheck(states: states) {
+                    case .notListed:
                         waitingFor = "the upstream to list application_name \(plan.nodeName) in pg_stat_replication"
-                    } else if rows.contains(where: { $0.first == "streaming" }) {
+                    case .streaming:
                         return Self.verified(plan, target: target, lag: Self.lag(upstream: upstream, local: local))
-                    } else if rows.allSatisfy({ $0.first == nil }) {
-                        // The role lacks pg_read_all_stats: the upstream hides the state column.
+                    case .hidden:
+                        // A role without pg_read_all_stats sees the walsender's row with its
+                        // state NULL: the local receiver and the replay position are the proof.
                         if !warnedPrivilege {
-                            context.delegate.handle(.warning("role \(plan.upstream.user) cannot read pg_stat_replication.state on the upstream (grant it pg_monitor); relying on the local WAL receiver"))
+                            context.delegate.handle(.warning(UpstreamSideCheck.skippedMessage(user: plan.upstream.user)))
                             warnedPrivilege = true
                         }
-                        return Self.verified(plan, target: target, lag: Self.lag(upstream: upstream, local: local))
-                    } else {
-                        waitingFor = "the upstream to report \(plan.nodeName) as streaming (now \(rows.compactMap { $0.first ?? nil }.joined(separator: ",")))"
+                        var facts = Self.verified(plan, target: target, lag: Self.lag(upstream: upstream, local: local))
+                        facts["verify.upstream-side"] = "skipped"
+                        return facts
+                    case let .other(seen):
+                        waitingFor = "the upstream to report \(plan.nodeName) as streaming (now \(seen.joined(separator: ",")))"
                     }
                 }
             } catch let error as PgError {
@@ -85,5 +90,31 @@ public struct VerifyStep: Step {
     static func tail(of path: String, lines: Int) -> [String] {
         guard let text = Files.read(path) else { return [] }
         return Array(text.split(separator: "\n").suffix(lines).map(String.init))
+    }
+}
+
+/// What the upstream's pg_stat_replication says of this node's walsender(s). A NULL state is
+/// what a role without pg_read_all_stats sees: the row is there, its state is hidden.
+enum UpstreamSideCheck: Equatable {
+    case notListed
+    case streaming
+    case hidden
+    case other([String])
+
+    init(states: [String?]) {
+        if states.isEmpty {
+            self = .notListed
+        } else if states.contains("streaming") {
+            self = .streaming
+        } else if states.allSatisfy({ $0 == nil }) {
+            self = .hidden
+        } else {
+            self = .other(states.compactMap { $0 })
+        }
+    }
+
+    static func skippedMessage(user: String) -> String {
+        "the upstream-side check was skipped: role \(user) cannot read pg_stat_replication.state on the upstream; "
+            + "verified by the local WAL receiver and the replay position instead (GRANT pg_monitor TO \(user) enables the check)"
     }
 }

@@ -9,10 +9,10 @@ final class FailoverTemplate {
     var template: String { sandbox.root + "/pg1-template" }
 
     /// `prepare` runs on the upstream before the template is taken (e.g. to make data big).
-    init(prepare: (Failover) throws -> Void = { _ in }) throws {
+    init(grants: RoleGrants = [], prepare: (Failover) throws -> Void = { _ in }) throws {
         sandbox = try Sandbox()
         do {
-            failover = try Failover.make(in: sandbox)
+            failover = try Failover.make(in: sandbox, grants: grants)
             try prepare(failover)
             try Command.check(["/bin/cp", "-a", failover.pg1.dataDirectory, template])
         } catch {

@@ -14,6 +14,8 @@ final class PostgresNode {
     var address: String { "127.0.0.1:\(port)" }
     /// pg_rewind needs it (or data checksums); the fallback tests turn it off.
     var walLogHints = true
+    /// More postgresql.conf lines for this node (archiving, say).
+    var extraSettings = ""
 
     init(name: String, sandbox: Sandbox) throws {
         self.name = name
@@ -41,6 +43,7 @@ final class PostgresNode {
         max_wal_senders = 10
         wal_keep_size = '256MB'
         fsync = off
+        \(extraSettings)
         """
     }
 

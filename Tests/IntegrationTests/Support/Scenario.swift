@@ -1,4 +1,5 @@
 import Foundation
+@testable import RejoinSteps
 import XCTest
 
 /// The story pg-rejoin exists for, played for real: pg1 primary with rows, pg2 its standby;
@@ -13,21 +14,17 @@ struct Failover {
 
     /// With `promote: false` pg2 stays a (disconnected) standby: the "upstream is a standby" case.
     /// With `diverge: false` pg1 is shut down cleanly after pg2 got everything (no lost rows).
+    /// `grants`: what the replication role gets beyond the seed's REPLICATION LOGIN; the
+    /// default is nothing, as users have it.
     static func make(in sandbox: Sandbox, promote: Bool = true, diverge: Bool = true, walLogHints: Bool = true,
-                     externalWAL: Bool = false) throws -> Failover {
+                     externalWAL: Bool = false, grants: RoleGrants = [], pg1Settings: String = "",
+                     beforeCrash: (PostgresNode) throws -> Void = { _ in }) throws -> Failover {
         let pg1 = try sandbox.node("pg1")
         pg1.walLogHints = walLogHints
+        pg1.extraSettings = pg1Settings
         try pg1.initdb(walDirectory: externalWAL ? pg1.home + "/wal" : nil)
         try pg1.start()
-        try pg1.sql("CREATE ROLE repl LOGIN REPLICATION PASSWORD '\(sandbox.password)'; GRANT pg_monitor TO repl;")
-        // What pg_rewind's source role needs (PostgreSQL's documentation), and CHECKPOINT.
-        try pg1.sql("""
-            GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO repl;
-            GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO repl;
-            GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO repl;
-            GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO repl;
-            GRANT pg_checkpoint TO repl;
-            """)
+        try pg1.createReplicationRole(sandbox: sandbox, grants: grants)
         try pg1.sql("CREATE TABLE orders (id int PRIMARY KEY, note text)")
         try pg1.sql("INSERT INTO orders SELECT g, 'before' FROM generate_series(1, \(rowsBefore)) g")
 
@@ -40,6 +37,7 @@ struct Failover {
             // pg2 goes away for a moment; pg1 accepts rows that never reach it, then dies.
             try pg2.stop()
             try pg1.sql("INSERT INTO orders SELECT g, 'lost' FROM generate_series(\(rowsBefore + 1), \(rowsBefore + lostRows)) g")
+            try beforeCrash(pg1)
             try pg1.crash()
             try pg2.start()
         } else {
@@ -50,22 +48,87 @@ struct Failover {
         if promote {
             try pg2.promote()
             try pg2.sql("INSERT INTO orders SELECT g, 'after' FROM generate_series(5001, \(5000 + rowsAfter)) g")
+            // Before 15 no grant lets the role CHECKPOINT (VersionTests covers that): a rewind
+            // test gets the checkpoint on the new timeline an operator or the server would make.
+            if grants.contains(.rewind), Int(try pg2.sql("SHOW server_version_num")) ?? 0 < 150000 {
+                try pg2.sql("CHECKPOINT")
+            }
         }
         return Failover(pg1: pg1, pg2: pg2)
     }
 }
 
-/// What "nothing changed" means for a data directory: the same files and the same control file.
+/// What the tests' replication role `repl` may do beyond REPLICATION LOGIN (the seed's role,
+/// and every test's unless it names more: the least-privileged setup is the one users have).
+struct RoleGrants: OptionSet {
+    let rawValue: Int
+    /// pg_monitor: the upstream-side check of verify reads pg_stat_replication.state.
+    static let monitor = RoleGrants(rawValue: 1)
+    /// What pg_rewind needs on its source (PostgreSQL's documentation), and pg_checkpoint.
+    static let rewind = RoleGrants(rawValue: 2)
+    static let all: RoleGrants = [.monitor, .rewind]
+}
+
+extension PostgresNode {
+    func createReplicationRole(sandbox: Sandbox, grants: RoleGrants = []) throws {
+        try sql("CREATE ROLE repl LOGIN REPLICATION PASSWORD '\(sandbox.password)'")
+        if grants.contains(.monitor) { try sql("GRANT pg_monitor TO repl") }
+        if grants.contains(.rewind) {
+            try sql("""
+                GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO repl;
+                GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO repl;
+                GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO repl;
+                GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO repl;
+                """)
+            if Int(try sql("SHOW server_version_num")) ?? 0 >= 150000 { try sql("GRANT pg_checkpoint TO repl") }
+        }
+    }
+}
+
+/// What "nothing changed" means for a data directory: the same files, each with the same
+/// bytes (XXH3-128 of its contents), and the same control file. A running server rewrites files
+/// by itself (statistics, WAL, hint bits, its pid file): for a directory with a live postmaster
+/// pass `running: true`, and only what no server writes on its own is compared by content
+/// (its configuration, PG_VERSION, the signal files), the rest by name.
 struct DataSnapshot: Equatable {
     var files: [String]
+    var contents: [String: String]
     var control: Data
 
-    init(_ dataDirectory: String) throws {
+    /// Written by a running server on its own, so left out of a running directory's listing.
+    static let transient = ["postmaster.pid", "postmaster.opts", "pg_stat_tmp/", "pg_stat/", "pg_wal/", "pg_logical/",
+                            "pg_subtrans/", "pg_replslot/", "pg_xact/", "pg_multixact/", "pg_notify/", "pg_snapshots/",
+                            "pg_dynshmem/", "current_logfiles", "log/", "global/pg_internal.init", "global/pg_control"]
+    /// What no server rewrites by itself: compared by content even while one runs.
+    static let stable = ["postgresql.conf", "postgresql.auto.conf", "pg_hba.conf", "pg_ident.conf", "PG_VERSION",
+                         "standby.signal", "recovery.signal"]
+
+    init(_ dataDirectory: String, running: Bool = false) throws {
         let enumerator = FileManager.default.enumerator(atPath: dataDirectory)
         var files: [String] = []
-        while let path = enumerator?.nextObject() as? String { files.append(path) }
+        var contents: [String: String] = [:]
+        while let path = enumerator?.nextObject() as? String {
+            if running && (Self.transient.contains { path == $0 || path.hasPrefix($0) } || path.hasPrefix("base/")) { continue }
+            files.append(path)
+            let full = dataDirectory + "/" + path
+            guard !running || Self.stable.contains(path) else { continue }
+            var st = stat()
+            guard lstat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            contents[path] = try Self.digest(full)
+        }
         self.files = files.sorted()
+        self.contents = contents
         self.control = try Data(contentsOf: URL(fileURLWithPath: dataDirectory + "/global/pg_control"))
+    }
+
+    static func digest(_ path: String) throws -> String {
+        let digest = try XXH128Digest()
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            try chunk.withUnsafeBytes { try digest.update($0) }
+        }
+        return try digest.finish()
     }
 }
 
