@@ -26,8 +26,13 @@ struct AbortCommand: AsyncParsableCommand, DropsPrivilegesEarly {
             switch try await AbortRun(pgdata: pgdata.path).run() {
             case .nothingToAbort:
                 out.handle(.info("nothing to abort: no unfinished run for \(pgdata.path)"))
-            case let .aborted(runID, back):
+            case let .aborted(runID, back, nil):
                 out.handle(.info("aborted run \(runID): the old data directory is back at \(back) (not started); staging removed"))
+            case let .aborted(runID, back, damaged?):
+                // Never "the old data": pg_rewind had rewritten part of it.
+                out.handle(.warning("aborted run \(runID): \(back) is not the old data. It is \(damaged.replacingOccurrences(of: "damaged: ", with: "damaged, "))."
+                                    + " It is marked so it will not start (\(back)/\(DamagedDirectory.markerName) says what is still intact: the WAL from the fork and its report)."
+                                    + " Rerun pg-rejoin to make this node a standby with a full copy"))
             }
             return .ok
         }

@@ -90,7 +90,12 @@ struct RejoinCommand: AsyncParsableCommand, DropsPrivilegesEarly {
             let pgdata = try settings.requirePGDATA()
             try Privileges.becomeOwner(of: pgdata.ownerReference)
             let upstream = try await UpstreamChoice.resolve(settings, pgdata: pgdata.path, output: out)
-            let options = settings.rejoinOptions(upstream: upstream, pgdata: pgdata.path, dryRun: dryRun)
+            var options = settings.rejoinOptions(upstream: upstream, pgdata: pgdata.path, dryRun: dryRun)
+            if case let .discover(peers) = try settings.upstream() {
+                // Found among the peers: they are all asked again before the first change.
+                options.peers = peers
+                options.discoveryTimeout = settings.discoveryTimeout
+            }
             let rejoin = Rejoin(options: options, logger: logger, delegate: out)
             let outcome = try await cancellableBySignals { try await rejoin.run() }
             out.finish(outcome)

@@ -26,15 +26,22 @@ final class RewindDecisionTests: XCTestCase {
     func testDivergenceDecisions() throws {
         let history = TimelineHistory(parsing: try Fixtures.text("timeline/00000002.history"))
         let fork = try XCTUnwrap(LSN("0/3000000"))
-        func decide(_ localTLI: Int, _ localEnd: String, _ upTLI: Int, _ upEnd: String) throws -> Divergence {
-            Divergence.decide(localTimeline: localTLI, localEnd: try XCTUnwrap(LSN(localEnd)),
+        func decide(_ localTLI: Int, _ checkpoint: String, _ upTLI: Int, _ upEnd: String, minRecovery: String = "0/0") throws -> Divergence {
+            Divergence.decide(localTimeline: localTLI,
+                              local: WALEnd(checkpoint: try XCTUnwrap(LSN(checkpoint)), minRecoveryPoint: try XCTUnwrap(LSN(minRecovery))),
                               upstreamTimeline: upTLI, upstreamEnd: try XCTUnwrap(LSN(upEnd)), history: history)
         }
         // Wrote past the fork: rewind.
         XCTAssertEqual(try decide(1, "0/300A3B0", 2, "0/5000000"), .diverged(fork: fork, localEnd: try XCTUnwrap(LSN("0/300A3B0"))))
         // Stopped before the fork (a clean switchover): only standby config.
         XCTAssertEqual(try decide(1, "0/2FFFF00", 2, "0/5000000"), .notDiverged(fork: fork))
-        XCTAssertEqual(try decide(1, "0/3000000", 2, "0/5000000"), .notDiverged(fork: fork))
+        // A shutdown checkpoint that starts exactly at the fork ends past it: the new primary
+        // never had that record, so this is divergence (pg_rewind compares the record's end).
+        XCTAssertEqual(try decide(1, "0/3000000", 2, "0/5000000"), .diverged(fork: fork, localEnd: fork))
+        // A standby whose recovery reached exactly the fork: nothing past it.
+        XCTAssertEqual(try decide(1, "0/2FFFF00", 2, "0/5000000", minRecovery: "0/3000000"), .notDiverged(fork: fork))
+        XCTAssertEqual(try decide(1, "0/2FFFF00", 2, "0/5000000", minRecovery: "0/3000100"),
+                       .diverged(fork: fork, localEnd: try XCTUnwrap(LSN("0/3000100"))))
         // Same timeline: behind is fine, ahead is invisible to pg_rewind.
         XCTAssertEqual(try decide(2, "0/4000000", 2, "0/5000000"), .notDiverged(fork: nil))
         XCTAssertEqual(try decide(2, "0/6000000", 2, "0/5000000"),

@@ -37,7 +37,9 @@ public struct AbortRun {
 
     public enum Outcome: Sendable {
         case nothingToAbort
-        case aborted(runID: String, oldDataBackAt: String)
+        /// `damaged`: what the marker of a directory pg_rewind left half-written says, when the
+        /// directory back at PGDATA is one (never "the old data").
+        case aborted(runID: String, oldDataBackAt: String, damaged: String?)
     }
 
     public func run() async throws -> Outcome {
@@ -58,6 +60,9 @@ public struct AbortRun {
         guard let old = context.oldDataLocation() else {
             throw AbortError.oldDataMissing(pgdata: plan.pgdata, expected: plan.oldDataDirectory)
         }
+        // pg_rewind may have written into it before the run stopped: then it is marked, and
+        // said to be what it is.
+        try DamagedDirectory.markIfRewound(context, reason: "the run stopped while pg_rewind was writing; aborted")
         if old != plan.pgdata {
             if Files.exists(plan.pgdata) {
                 // Only this run's own, unverified copy may be moved out of PGDATA.
@@ -78,9 +83,10 @@ public struct AbortRun {
         }
         try Files.removeTree(plan.stagingDirectory)
         if let wal = plan.walDirectory { try Files.removeTree(wal) }
+        let damaged = DamagedDirectory.description(of: plan.pgdata)
         try journal.append(JournalRecord(kind: .aborted, run: plan.runID,
-                                         message: "aborted by pid \(getpid()); old data directory back at \(plan.pgdata)"))
-        return .aborted(runID: plan.runID, oldDataBackAt: plan.pgdata)
+                                         message: "aborted by pid \(getpid()); " + (damaged.map { "PGDATA holds a \($0)" } ?? "old data directory back at \(plan.pgdata)")))
+        return .aborted(runID: plan.runID, oldDataBackAt: plan.pgdata, damaged: damaged)
     }
 }
 

@@ -5,7 +5,8 @@ import Glibc
 
 /// A testing aid, documented in README.md: `PG_REJOIN_FAULT=STEP:before|during|after` makes
 /// pg-rejoin SIGKILL itself at that point, with no cleanup, as an OOM kill or a power cut would.
-/// `clone:child` kills only the pg_basebackup child part-way through the copy. Unset in
+/// `clone:child` kills only the pg_basebackup child part-way through the copy, `rewind:child`
+/// only pg_rewind part-way through its writes. Unset in
 /// production, where every check below is a comparison against nil.
 public enum FaultInjection {
     public enum Moment: String, Sendable {

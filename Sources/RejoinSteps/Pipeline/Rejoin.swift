@@ -41,15 +41,28 @@ public struct Rejoin {
         switch outcome {
         case let .alreadyStandby(address):
             return .alreadyStandby(address)
-        case let .plan(p, local, c, facts):
+        case let .plan(p, local, c, facts, password):
             plan = p
             control = c
             upstream = facts
             delegate.handle(.info("local server: \(local)"))
+            if password {
+                delegate.handle(.warning("this node's primary_conninfo holds a password; it is not copied into the new one (pg-rejoin never writes passwords there). Put it in a passfile and pass --passfile, so the standby finds it after a restart"))
+            }
+            if let options = plan.conninfoOptions, !options.isEmpty {
+                delegate.handle(.info("kept from this node's primary_conninfo: \(options.compactMap { $0.first }.joined(separator: ", ")), application_name \(plan.nodeName)"))
+            }
+            if let kept = plan.standbySettings, !kept.isEmpty {
+                delegate.handle(.info("kept this node's standby settings: \(kept.keys.sorted().joined(separator: ", "))"))
+            }
         }
         let requested = RejoinMethod(rawValue: options.method) ?? .auto
         plan.startCommand = options.startCommand
         plan.stopCommand = options.stopCommand
+        if !options.peers.isEmpty {
+            plan.peers = options.peers
+            plan.discoveryTimeout = options.discoveryTimeout
+        }
         plan = try await MethodChoice.choose(plan, requested: requested, tools: plan.tools(children: children),
                                              control: control, upstreamTimeline: upstream.timeline,
                                              upstreamSettings: upstream.rewindSettings)
@@ -75,7 +88,7 @@ public struct Rejoin {
                                          facts: ["upstream": plan.upstream.address.description, "system.identifier": plan.systemIdentifier]))
         FaultInjection.point(.preflight, .after)
         delegate.handle(.planned(plan, resumingAt: nil))
-        return try await execute(context, started: started, lock: lock)
+        return try await execute(context, started: started, lock: lock, resuming: false)
     }
 
     private func resume(plan: RejoinPlan, paths: WorkPaths, started: Date, lock existingLock: RunLock? = nil) async throws -> RejoinOutcome {
@@ -90,27 +103,45 @@ public struct Rejoin {
             delegate.handle(.planned(plan, resumingAt: next))
             return .dryRun(plan, resumingAt: next)
         }
-        try PreflightStep.recheckUpstream(plan)
         let journal = try Journal(path: paths.journal)
         let context = RunContext(plan: plan, journal: journal, state: state, tools: plan.tools(children: children),
                                  logger: logger, delegate: delegate)
+        // Safety invariant 9: the world may have changed since the run stopped. The same rules
+        // as a first run, before anything is touched.
+        try await reobserveLocal(context)
+        try await PreflightStep.recheckUpstream(plan)
         try context.record(JournalRecord(kind: .note, run: plan.runID, message: "resumed by pid \(getpid()) at \(next?.rawValue ?? "end")"))
         delegate.handle(.planned(plan, resumingAt: next))
-        return try await execute(context, started: started, lock: lock)
+        return try await execute(context, started: started, lock: lock, resuming: true)
     }
 
-    private func execute(_ context: RunContext, started: Date, lock: RunLock) async throws -> RejoinOutcome {
+    /// A resumed run looks at the local server again: an operator may have started the old
+    /// data directory by hand as a primary since the run stopped (and written to it). Stopping
+    /// that needs --demote on this invocation, as on a first run; the journal's run stays.
+    private func reobserveLocal(_ context: RunContext) async throws {
+        let plan = context.plan, state = context.state
+        // Past these, the server that may run is this run's new standby, not the old data.
+        if state.status[.start] != nil || state.isDone(.swapIn) { return }
+        guard let old = context.oldDataLocation(),
+              let local = try? await LocalServerState.inspect(old, tools: context.tools) else { return }
+        context.delegate.handle(.info("local server: \(local)"))
+        if case .runningPrimary = local, !options.demote {
+            throw PreflightError.localPrimaryRunningOnResume(pgdata: old, runID: plan.runID)
+        }
+    }
+
+    private func execute(_ context: RunContext, started: Date, lock: RunLock, resuming: Bool) async throws -> RejoinOutcome {
         var context = context
         guard context.oldDataLocation() != nil else { throw PreflightError.oldDataMissing(expected: context.plan.oldDataDirectory) }
         if context.plan.isRewind, let event = context.state.status[.rewind], event != .done {
             // pg_rewind started and never finished: the directory cannot be trusted any more.
-            context = try fallback(context, reason: "pg_rewind did not finish (journal: \(event.rawValue)); its directory is kept aside")
+            context = try fallback(context, reason: "pg_rewind did not finish (journal: \(event.rawValue))", resuming: resuming)
         }
         var seconds: [StepKind: Double]
         do {
             seconds = try await Runner().run(context.plan.steps.compactMap { $0.step }, context: context)
         } catch let failure as StepFailedError where context.plan.isRewind && [.recoverLocal, .rewind].contains(failure.step) {
-            context = try fallback(context, reason: failure.errorDescription ?? "pg_rewind failed")
+            context = try fallback(context, reason: failure.errorDescription ?? "pg_rewind failed", resuming: resuming)
             seconds = try await Runner().run(context.plan.steps.compactMap { $0.step }, context: context)
         }
         let plan = context.plan
@@ -132,12 +163,25 @@ public struct Rejoin {
 
     /// Rewind did not work out. With --method rewind that is the end (the journal says so and a
     /// rerun falls back); with auto the run goes on as a full copy, journaled as a new plan.
-    private func fallback(_ context: RunContext, reason: String) throws -> RunContext {
-        guard context.plan.requestedMethod == RejoinMethod.auto.rawValue else {
-            throw RewindError.rewindFailed(detail: reason + ". Rerun with --method basebackup (or auto) to copy afresh; the directory is kept aside")
-        }
+    /// A resumed run goes by what this invocation asks: the message below advises a rerun with
+    /// --method basebackup or auto, and that rerun must copy, whatever the journal's plan asked.
+    private func fallback(_ context: RunContext, reason: String, resuming: Bool) throws -> RunContext {
+        let requested = resuming ? options.method : (context.plan.requestedMethod ?? options.method)
         OrphanChildren.terminate(program: "pg_rewind", flag: "--target-pgdata", value: context.plan.pgdata)
-        let plan = MethodChoice.fallback(from: context.plan, reason: reason)
+        let damaged = try DamagedDirectory.markIfRewound(context, reason: reason)
+        if let damaged { context.delegate.handle(.warning("\(damaged) was partly rewritten by pg_rewind: marked damaged (\(DamagedDirectory.markerName)), it will not start")) }
+        guard requested != RejoinMethod.rewind.rawValue else {
+            let state = damaged.map { "\($0) was partly rewound and is marked damaged (it will not start); the WAL from the fork is kept in \(context.plan.workDirectory). " }
+                ?? "\(context.plan.pgdata) was not changed by pg_rewind. "
+            throw RewindError.rewindFailed(detail: reason + ". " + state
+                                           + "Rerun with --method basebackup (or auto) to copy afresh (the directory is then set aside"
+                                           + (damaged == nil ? ")" : ", marked damaged, never offered back as the old data)")
+                                           + ", or run pg-rejoin abort")
+        }
+        var plan = MethodChoice.fallback(from: context.plan, reason: reason)
+        if damaged != nil || DamagedDirectory.isMarked(context.oldDataLocation() ?? plan.pgdata) {
+            plan.oldDataDamaged = true
+        }
         context.delegate.handle(.warning("falling back to a full copy: \(reason)"))
         let next = RunContext(plan: plan, journal: context.journal, state: .empty, tools: context.tools,
                               logger: context.logger, delegate: context.delegate)

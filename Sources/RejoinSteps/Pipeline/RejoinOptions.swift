@@ -26,6 +26,15 @@ public struct RejoinOptions: Sendable {
     /// Argument vectors replacing `pg_ctl start` / `pg_ctl stop` (config `[commands]`).
     public var startCommand: [String]? = nil
     public var stopCommand: [String]? = nil
+    /// The cluster's nodes when the upstream was found among them (`--from auto`, heal): right
+    /// before the first destructive step every one is asked again (`PreflightStep.recheckUpstream`).
+    public var peers: [UpstreamAddress] = []
+    /// Seconds to wait for each peer's answer then.
+    public var discoveryTimeout: Int = 3
+    /// Whether `nodeName` was asked for (--node-name, node_name): it then wins over the
+    /// application_name of the node's own primary_conninfo; else that one wins over the
+    /// short host name `nodeName` defaults to.
+    public var nodeNameGiven: Bool = false
 
     public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
                 database: String = "postgres", bindir: String? = nil, method: String = "basebackup",

@@ -39,6 +39,19 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     /// Argument vectors replacing `pg_ctl start` / `pg_ctl stop` (config `[commands]`).
     public var startCommand: [String]?
     public var stopCommand: [String]?
+    /// The old data directory is one pg_rewind left half-written (`DamagedDirectory`): kept,
+    /// never offered back as the old data.
+    public var oldDataDamaged: Bool?
+    /// The cluster's nodes when the upstream was found among them: asked again, every one,
+    /// right before the first destructive step. Exactly one primary, the same, or a stop.
+    public var peers: [UpstreamAddress]?
+    public var discoveryTimeout: Int?
+    /// The options of the node's own primary_conninfo kept in the new one (sslmode,
+    /// keepalives ...), as [key, value] pairs in their order.
+    public var conninfoOptions: [[String]]?
+    /// The node's own standby settings kept across the rejoin (restore_command,
+    /// archive_cleanup_command, recovery_min_apply_delay, primary_slot_name), unquoted.
+    public var standbySettings: [String: String]?
 
     /// The PostgreSQL programs for this plan, with its start and stop commands.
     public func tools(children: ChildProcessRunner) -> PgTools {

@@ -37,14 +37,39 @@ public enum Divergence: Equatable, Sendable {
     /// The local timeline is not in the upstream's history.
     case unrelatedTimelines(local: Int, upstream: Int)
 
-    public static func decide(localTimeline: Int, localEnd: LSN, upstreamTimeline: Int, upstreamEnd: LSN,
+    /// As pg_rewind decides (pg_rewind.c): the target's WAL ends at the end of its last
+    /// checkpoint record, or at its minimum recovery point when that is later, and it diverged
+    /// when that end is past the fork. A checkpoint record that starts at the fork ends past it
+    /// (records start and end on record boundaries, and the fork is one), so it is divergence.
+    public static func decide(localTimeline: Int, local: WALEnd, upstreamTimeline: Int, upstreamEnd: LSN,
                               history: TimelineHistory) -> Divergence {
         if localTimeline == upstreamTimeline {
-            return localEnd > upstreamEnd ? .aheadOnSameTimeline(localEnd: localEnd, upstreamEnd: upstreamEnd) : .notDiverged(fork: nil)
+            return local.isPast(upstreamEnd) ? .aheadOnSameTimeline(localEnd: local.atLeast, upstreamEnd: upstreamEnd) : .notDiverged(fork: nil)
         }
         guard localTimeline < upstreamTimeline, let fork = history.forkPoint(of: localTimeline) else {
             return .unrelatedTimelines(local: localTimeline, upstream: upstreamTimeline)
         }
-        return localEnd > fork ? .diverged(fork: fork, localEnd: localEnd) : .notDiverged(fork: fork)
+        return local.isPast(fork) ? .diverged(fork: fork, localEnd: local.atLeast) : .notDiverged(fork: fork)
     }
+}
+
+/// Where a cleanly shut down cluster's WAL ends, from its control file: its last checkpoint
+/// record (which ends after where it starts) and, for a standby, its minimum recovery point.
+public struct WALEnd: Equatable, Sendable {
+    public var checkpoint: LSN
+    public var minRecoveryPoint: LSN
+
+    public init(checkpoint: LSN, minRecoveryPoint: LSN = LSN(0)) {
+        self.checkpoint = checkpoint
+        self.minRecoveryPoint = minRecoveryPoint
+    }
+
+    /// The WAL goes beyond `position`: the checkpoint record starts at or after it (and so
+    /// ends after it), or recovery had to reach past it.
+    public func isPast(_ position: LSN) -> Bool {
+        checkpoint >= position || minRecoveryPoint > position
+    }
+
+    /// A lower bound of the end, for messages and reports.
+    public var atLeast: LSN { max(checkpoint, minRecoveryPoint) }
 }

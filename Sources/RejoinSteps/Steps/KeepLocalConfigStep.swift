@@ -41,7 +41,10 @@ public struct KeepLocalConfigStep: Step {
             try Files.copyFile(old + "/" + file, to: target)
             FaultInjection.point(kind, .during)
         }
-        let auto = ConfigFile(text: Files.read(old + "/postgresql.auto.conf") ?? "").removing(Self.topologySettings)
+        // A directory pg_rewind left half-written carries a setting that keeps it from starting:
+        // never into the new standby.
+        let auto = ConfigFile(text: Files.read(old + "/postgresql.auto.conf") ?? "")
+            .removing(Self.topologySettings.union([DamagedDirectory.guardSetting]))
         try Files.writeAtomically(Data(auto.text.utf8), to: new + "/postgresql.auto.conf", mode: 0o600)
         return ["config.files": files.joined(separator: ","), "summary": "kept \(files.count) local config files"]
     }

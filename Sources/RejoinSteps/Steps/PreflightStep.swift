@@ -9,7 +9,9 @@ public enum PreflightOutcome: Sendable {
     case alreadyStandby(UpstreamAddress)
     /// `control` and `upstream` as preflight read them, so choosing the method need not ask
     /// again a moment later.
-    case plan(RejoinPlan, local: LocalServerState, control: ControlData, upstream: UpstreamFacts)
+    /// `passwordInConninfo`: the node's own primary_conninfo held a password, which is not
+    /// carried over (the caller warns).
+    case plan(RejoinPlan, local: LocalServerState, control: ControlData, upstream: UpstreamFacts, passwordInConninfo: Bool)
 }
 
 /// Step 1: changes nothing. Proves everything the destructive steps rely on (safety invariant 3)
@@ -22,6 +24,9 @@ public struct PreflightStep {
         self.options = options
         self.logger = logger
     }
+
+    /// The oldest major pg-rejoin is tested on (13 to 18; README "PostgreSQL versions").
+    public static let oldestMajor = 13
 
     /// Resolves `path` to the real data directory and checks it is one pg-rejoin may work on.
     public static func validateDataDirectory(_ path: String) throws -> String {
@@ -60,6 +65,7 @@ public struct PreflightStep {
         try Self.checkWorkDirectory(WorkPaths(pgdata: pgdata).workDirectory, user: user)
 
         let localMajor = Int((Files.read(pgdata + "/PG_VERSION") ?? "").trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").first ?? "") ?? 0
+        guard localMajor == 0 || localMajor >= Self.oldestMajor else { throw PreflightError.unsupportedMajor(pgdata: pgdata, major: localMajor) }
         let bindir = try await PgBinaries.resolve(explicit: options.bindir, majorVersion: localMajor, children: children)
         let tools = PgTools(bindir: bindir, children: children)
         let control = try await tools.controlData(pgdata)
@@ -98,6 +104,13 @@ public struct PreflightStep {
             throw PreflightError.tablespaces(detail: "the local data directory has tablespaces (pg_tblspc is not empty)")
         }
 
+        // The node's own replication settings: what would keep the new standby from ever
+        // verifying is refused now, what it keeps is recorded in the plan.
+        let own = NodeReplicationSettings.read(dataDirectory: pgdata)
+        if options.keepConfig, !own.blockers.isEmpty {
+            throw PreflightError.standbyWouldNotVerify(pgdata: pgdata, settings: own.blockers)
+        }
+
         let paths = WorkPaths(pgdata: pgdata)
         let runID = Self.runID()
         let walDirectory = try newWalDirectory(pgdata: pgdata, runID: runID)
@@ -119,15 +132,20 @@ public struct PreflightStep {
         var steps: [StepKind] = [.preflight, .stopLocal, .setAside, .clone]
         if options.keepConfig { steps.append(.keepLocalConfig) }
         steps += [.writeStandbyConfig, .swapIn, .start, .verify]
-        let plan = RejoinPlan(
+        var plan = RejoinPlan(
             format: RejoinPlan.formatVersion, runID: runID, created: Date(), upstream: endpoint,
-            nodeName: options.nodeName, pgdata: pgdata, workDirectory: paths.workDirectory,
+            nodeName: options.nodeNameGiven ? options.nodeName : (own.applicationName ?? options.nodeName), pgdata: pgdata, workDirectory: paths.workDirectory,
             stagingDirectory: paths.staging, oldDataDirectory: oldData, oldDataIdentity: oldIdentity,
             walDirectory: walDirectory, bindir: bindir, majorVersion: localMajor,
             systemIdentifier: localID, method: "basebackup", steps: steps, localUser: user,
             serverLog: paths.workDirectory + "/postgresql-\(runID).log", verifyTimeout: options.verifyTimeout,
             upstreamBytes: upstream.databaseBytes, maxRate: options.maxRate)
-        return .plan(plan, local: localState, control: control, upstream: upstream)
+        let kept = own.keptConninfoOptions
+        if !kept.isEmpty { plan.conninfoOptions = kept.map { [$0.0, $0.1] } }
+        let carried = own.carriedSettings
+        if !carried.isEmpty { plan.standbySettings = carried }
+        return .plan(plan, local: localState, control: control, upstream: upstream,
+                     passwordInConninfo: own.hasPassword)
     }
 
     /// What preflight knows about the local cluster, to hold against the upstream.
@@ -209,13 +227,24 @@ public struct PreflightStep {
     }
 
     /// On resume (invariant 4, and before every destructive step): the upstream must still be a
-    /// primary of the same cluster.
-    public static func recheckUpstream(_ plan: RejoinPlan) throws {
+    /// primary of the same cluster. When it was found among peers (`--from auto`, heal), every
+    /// peer is asked again: exactly one primary, the same one, or the run stops here.
+    public static func recheckUpstream(_ plan: RejoinPlan) async throws {
         let facts = try UpstreamProbe.probe(plan.upstream)
         let address = plan.upstream.address.description
         guard !facts.inRecovery else { throw PreflightError.upstreamIsStandby(address: address) }
         guard facts.systemIdentifier == plan.systemIdentifier else {
             throw PreflightError.differentCluster(address: address, upstream: facts.systemIdentifier, local: plan.systemIdentifier)
+        }
+        guard let peers = plan.peers, !peers.isEmpty else { return }
+        var template = plan.upstream
+        template.connectTimeout = plan.discoveryTimeout ?? 3
+        let local = PostmasterPid.read(dataDirectory: plan.pgdata).map(\.pid).flatMap { kill($0, 0) == 0 ? $0 : nil }
+        let observations = await PrimaryDiscovery.observe(peers, template: template, localPostmaster: local)
+        let primaries = PrimaryDiscovery.remotePrimaries(observations, systemIdentifier: plan.systemIdentifier)
+        guard primaries.count == 1, primaries.first?.address == plan.upstream.address else {
+            throw PreflightError.primariesChanged(chosen: address, now: primaries.map(\.description),
+                                                  peers: observations.map(\.description))
         }
     }
 }

@@ -1,8 +1,11 @@
 import Foundation
 
 /// Rewind path, step 3: pg_rewind needs a cleanly shut-down target. A crashed former primary is
-/// brought there by crash recovery in single-user mode: no connections, no archiving (as
-/// Patroni and pg_auto_failover do), then a clean exit with a shutdown checkpoint.
+/// brought there by crash recovery in single-user mode: no connections, then a clean exit with
+/// a shutdown checkpoint. Archiving stays on with a command that always fails (as Patroni
+/// does): with archive_mode off, the end-of-recovery checkpoint would recycle segments still
+/// waiting to be archived (`.ready`), a permanent hole in the archive. Single-user mode runs no
+/// archiver, so nothing is archived here either; the rewind step keeps those segments.
 public struct RecoverLocalStep: Step {
     public let kind = StepKind.recoverLocal
     public init() {}
@@ -12,8 +15,10 @@ public struct RecoverLocalStep: Step {
     }
 
     public func isDone(_ context: RunContext) async throws -> Bool {
-        // Once the new standby was started, its control file says "in archive recovery".
-        if context.state.status[.start] != nil { return true }
+        // Once pg_rewind ran, the control file says "in archive recovery" (and once the standby
+        // started, too): crash recovery of a rewound directory would end its recovery, write a
+        // checkpoint past the upstream's WAL and leave a standby that can never stream.
+        if context.state.status[.start] != nil || context.state.isDone(.rewind) { return true }
         return try await context.tools.controlData(context.plan.pgdata).isCleanShutdown
     }
 
@@ -25,12 +30,15 @@ public struct RecoverLocalStep: Step {
         // by default an fsync of every file of the cluster; with syncfs, one call per file
         // system (the same durability; PostgreSQL's own option since 14, used where the kernel
         // reports write-back errors from it).
-        let initSync = FileSystemSync.reportsErrors ? ["-c", "recovery_init_sync_method=syncfs"] : []
+        // The setting exists from 14 on: 13's single-user server refuses it.
+        let initSync = FileSystemSync.reportsErrors && plan.majorVersion >= 14 ? ["-c", "recovery_init_sync_method=syncfs"] : []
+        // archive_library exists from 15 on, and 16 refuses it beside archive_command.
+        let archiveLibrary = plan.majorVersion >= 15 ? ["-c", "archive_library="] : []
         let command = ChildCommand(context.tools.path("postgres"), [
             "--single", "-D", plan.pgdata,
-            "-c", "archive_mode=off", "-c", "listen_addresses=", "-c", "hot_standby=off",
-            "-c", "restore_command=", "-c", "archive_command=",
-        ] + initSync + ["template1"]).withoutPassword()
+            "-c", "archive_mode=on", "-c", "archive_command=/bin/false", "-c", "listen_addresses=", "-c", "hot_standby=off",
+            "-c", "restore_command=",
+        ] + archiveLibrary + initSync + ["template1"]).withoutPassword()
         // While recovery runs, the WAL after the fork is saved and pg_waldump reads it: the
         // rewind step needs it saved before pg_rewind starts, and recovery only reads it (and
         // appends its checkpoint).

@@ -25,14 +25,19 @@ public struct RewindStep: Step {
         let control = try await localControl
         let localTimeline = control.timeline ?? 0
         let localEnd = Self.localEnd(control)
-        let divergence = Divergence.decide(localTimeline: localTimeline, localEnd: localEnd,
+        // Before pg_wal is rewritten, or recycled by the standby's restartpoints: what the old
+        // primary never archived.
+        let unarchived = try UnarchivedWAL.save(plan, from: plan.pgdata)
+        if !unarchived.isEmpty { context.delegate.handle(.warning(UnarchivedWAL.summary(unarchived, plan: plan))) }
+        let kept = unarchived.isEmpty ? "" : "; " + UnarchivedWAL.summary(unarchived, plan: plan)
+        let divergence = Divergence.decide(localTimeline: localTimeline, local: Self.walEnd(control),
                                            upstreamTimeline: upstreamTimeline, upstreamEnd: upstreamEnd, history: history)
         switch divergence {
         case let .notDiverged(fork):
             // Crash recovery may have saved the fork's segment in case: nothing after the fork, nothing to keep.
             try? Files.removeTree(DivergentWAL(plan: plan, control: control).directory)
             let at = fork.map { " (fork at \($0), local WAL ends at \(localEnd))" } ?? ""
-            return ["rewind.decision": "not-diverged", "summary": "not diverged\(at): no rewind needed, only standby config"]
+            return ["rewind.decision": "not-diverged", "summary": "not diverged\(at): no rewind needed, only standby config\(kept)"]
         case let .aheadOnSameTimeline(local, upstream):
             throw RewindError.notPossible(reasons: ["the local server is ahead of the upstream on the same timeline \(localTimeline) (local \(local), upstream \(upstream)); pg_rewind cannot see that"])
         case let .unrelatedTimelines(local, upstream):
@@ -57,7 +62,11 @@ public struct RewindStep: Step {
             let dryRunFirst = plan.requestedMethod == RejoinMethod.rewind.rawValue
             do {
                 if dryRunFirst { try await rewind(context, dryRun: true) }
+                // From pg_rewind's first write until its changes are durable, the directory is
+                // neither old nor new: a marker in the working directory says so.
+                try DamagedDirectory.beginRewind(plan)
                 try await rewind(context, dryRun: false)
+                try DamagedDirectory.endRewind(plan)
             } catch {
                 _ = await headline
                 throw error
@@ -66,7 +75,7 @@ public struct RewindStep: Step {
             return ["rewind.decision": "rewound", "rewind.fork": fork.description, "divergence.report": report.file,
                     "rewind.dry-run": dryRunFirst ? "passed" : "skipped under auto (a failed pg_rewind falls back to a full copy)",
                     "rewind.sync": Self.syncsItself ? "pg_rewind, an fsync of every file" : "syncfs of each file system of the data directory",
-                    "summary": "rewound from the fork at \(fork); divergent WAL saved in \(saved.directory)"]
+                    "summary": "rewound from the fork at \(fork); divergent WAL saved in \(saved.directory)\(kept)"]
         }
     }
 
@@ -79,9 +88,12 @@ public struct RewindStep: Step {
     /// Where the local WAL ends after a clean shutdown: the shutdown checkpoint, or for a
     /// standby the minimum recovery point when that is later.
     static func localEnd(_ control: ControlData) -> LSN {
-        let checkpoint = control.checkpointLocation.flatMap { LSN($0) } ?? LSN(0)
-        let minRecovery = control.fields["Minimum recovery ending location"].flatMap { LSN($0) } ?? LSN(0)
-        return max(checkpoint, minRecovery)
+        walEnd(control).atLeast
+    }
+
+    static func walEnd(_ control: ControlData) -> WALEnd {
+        WALEnd(checkpoint: control.checkpointLocation.flatMap { LSN($0) } ?? LSN(0),
+               minRecoveryPoint: control.fields["Minimum recovery ending location"].flatMap { LSN($0) } ?? LSN(0))
     }
 
     /// Whether pg_rewind makes its changes durable itself, fsyncing every file of the data
@@ -108,6 +120,10 @@ public struct RewindStep: Step {
         let child = ChildPid()
         let result = try await context.children.run(command, onStart: { pid in
             child.set(pid)
+            if !dryRun && FaultInjection.isArmed(.rewind, .child) {
+                // pg_rewind alone dies part-way, as when the OOM killer picks it: it fails.
+                DispatchQueue.global().asyncAfter(deadline: .now() + 0.15) { ProcessGroup.kill9(child.value) }
+            }
             if !dryRun && FaultInjection.isArmed(.rewind, .during) {
                 // The whole session dies, as in an OOM kill: pg_rewind with it, part-way.
                 DispatchQueue.global().asyncAfter(deadline: .now() + 0.15) {

@@ -18,7 +18,7 @@ public struct SetAsideStep: Step {
             throw StepError.oldDataMissing(pgdata: plan.pgdata, expected: plan.oldDataDirectory)
         }
         // Invariant 4: the last look at the upstream before PGDATA goes away.
-        try PreflightStep.recheckUpstream(plan)
+        try await PreflightStep.recheckUpstream(plan)
         try Files.rename(plan.pgdata, to: plan.oldDataDirectory)
         FaultInjection.point(kind, .during)
         return ["old.path": plan.oldDataDirectory, "summary": "old data kept at \(plan.oldDataDirectory)"]

@@ -19,7 +19,7 @@ public struct StopLocalStep: Step {
         guard let old = context.oldDataLocation() else {
             throw StepError.oldDataMissing(pgdata: context.plan.pgdata, expected: context.plan.oldDataDirectory)
         }
-        try PreflightStep.recheckUpstream(context.plan)
+        try await PreflightStep.recheckUpstream(context.plan)
         let fast = try await context.tools.stop(old, mode: "fast", timeoutSeconds: 60)
         FaultInjection.point(kind, .during)
         if !(try await context.tools.isRunning(old)) { return ["summary": "stopped (fast)"] }
