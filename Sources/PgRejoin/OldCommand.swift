@@ -6,13 +6,15 @@ import RejoinSteps
 struct OldCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "old",
-        abstract: "List and extract the old data copies pg-rejoin kept beside PGDATA.",
+        abstract: "List, extract, verify and remove the old data copies pg-rejoin kept beside PGDATA.",
         discussion: """
             Each rejoin by full copy renames the old data directory to PGDATA.old-<UTC time>; \
             with --old-data archive it becomes PGDATA.old-<UTC time>.tar.zst (or .tar.gz) with a \
-            manifest of checksums beside it. --keep-old N prunes older copies after a verified rejoin.
+            manifest of checksums beside it. --keep-old N prunes older copies after a verified rejoin, \
+            except copies that hold commits no other node has (or may: not judged) and copies a \
+            postmaster runs in; only `old remove` removes those.
             """,
-        subcommands: [OldListCommand.self, OldExtractCommand.self, OldVerifyCommand.self],
+        subcommands: [OldListCommand.self, OldExtractCommand.self, OldVerifyCommand.self, OldRemoveCommand.self],
         defaultSubcommand: OldListCommand.self
     )
 }
@@ -69,12 +71,13 @@ struct OldListCommand: AsyncParsableCommand, DropsPrivilegesEarly {
             return
         }
         let time = ISO8601DateFormatter()
-        var rows = [["KIND", "TIME (UTC)", "SIZE", "TIMELINE", "CHECKPOINT LSN", "PATH"]]
+        var rows = [["KIND", "TIME (UTC)", "SIZE", "TIMELINE", "CHECKPOINT LSN", "LOST COMMITS", "PATH"]]
         for copy in copies {
             var size = ByteCount.format(copy.bytes)
             if let data = copy.dataBytes { size += " (of \(ByteCount.format(data)))" }
-            rows.append([copy.kind.rawValue, time.string(from: copy.time), size,
-                         copy.control?.timeline.map(String.init) ?? "?", copy.control?.checkpointLSN ?? "?", copy.path])
+            rows.append([copy.kind.rawValue + (copy.damaged == nil ? "" : " DAMAGED"), time.string(from: copy.time), size,
+                         copy.control?.timeline.map(String.init) ?? "?", copy.control?.checkpointLSN ?? "?",
+                         copy.lostCommits.map { LostCommits.shortForm($0) } ?? "?", copy.path])
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         var lines = rows.map { row in
@@ -82,6 +85,12 @@ struct OldListCommand: AsyncParsableCommand, DropsPrivilegesEarly {
                 .joined(separator: "  ")
         }
         for copy in copies where copy.problem != nil { lines.append("note: \(copy.path): \(copy.problem ?? "")") }
+        for copy in copies {
+            if let lost = copy.lostCommits, !lost.hasPrefix("none") {
+                lines.append("kept: \(copy.path): lost commits \(lost); retention never prunes it, `pg-rejoin old remove` does")
+            }
+            if let damaged = copy.damaged { lines.append("DAMAGED: \(copy.path): \(damaged); not the old data, do not start it") }
+        }
         StandardStreams.out(lines.joined(separator: "\n") + "\n")
     }
 }
@@ -159,6 +168,44 @@ struct OldVerifyCommand: AsyncParsableCommand {
                 out.handle(.info("verifying: \(ByteCount.format(done)) of \(ByteCount.format(total))"))
             }
             out.handle(.info("\(archive) is whole: \(manifest.entries.count) entries (\(ByteCount.format(manifest.totalBytes))), \(manifest.fileCount) checksums verified"))
+            return .ok
+        }
+        if status != .ok { throw ExitCode(status.rawValue) }
+    }
+}
+
+struct OldRemoveCommand: AsyncParsableCommand, DropsPrivilegesEarly {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Remove one kept old data copy (directory, or archive with its manifest): the explicit way to let go of lost commits.",
+        discussion: """
+            Only copies `old list` shows can be removed, never PGDATA, the old data of an \
+            unfinished run, or a copy a postmaster runs in. Retention (--keep-old) keeps copies \
+            that hold commits no other node has; this removes one when you have looked at them \
+            (pg-rejoin lost) and decided. It says what the copy held.
+            """
+    )
+
+    @OptionGroup var target: DataDirectoryOption
+
+    @Argument(help: ArgumentHelp("The copy: its path or its name as `old list` shows it (PGDATA.old-<time>[.tar.zst]).", valueName: "copy"))
+    var copy: String
+
+    @OptionGroup var output: OutputOptions
+
+    func earlyOwnerReference() -> String? { (try? target.resolved())?.ownerReference }
+
+    func validate() throws {
+        if copy.isEmpty { throw ValidationError("the copy to remove must not be empty") }
+    }
+
+    func run() async throws {
+        let out = output.makeOutput()
+        let status = await CommandRunner.run(output: out) {
+            let pgdata = try target.resolved()
+            if Files.exists(pgdata.ownerReference) { try Privileges.becomeOwner(of: pgdata.ownerReference) }
+            let removed = try OldDataCopies.removeExplicitly(copy, pgdata: pgdata.path)
+            out.handle(.info("removed \(removed.paths.joined(separator: " and ")); it held lost commits: \(removed.lostCommits)"))
             return .ok
         }
         if status != .ok { throw ExitCode(status.rawValue) }

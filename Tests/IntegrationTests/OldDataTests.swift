@@ -105,48 +105,76 @@ final class OldDataTests: XCTestCase {
         XCTAssertTrue(journal.contains("warning: could not archive"), journal)
     }
 
-    func testKeepOldPrunesOlderCopiesAndDiscardRemovesThisRuns() throws {
+    /// --keep-old prunes older copies, but never one that holds commits no other node has (or
+    /// may: a copy nobody judged), nor a hand-made one; --old-data discard removes this run's
+    /// copy unless it holds lost commits; `old remove` is the explicit way to let those go.
+    func testKeepOldPrunesOnlyCopiesWithoutLostCommitsAndOldRemoveIsExplicit() throws {
         let f = try Failover.make(in: sandbox)
-        // Copies from earlier rejoins: a directory and an archive, plus a hand-made copy that
-        // pg-rejoin must never touch.
-        let older = f.pg1.home + "/data.old-20200101T000000Z"
-        try FileManager.default.createDirectory(atPath: older + "/base", withIntermediateDirectories: true)
-        try Data("x".utf8).write(to: URL(fileURLWithPath: older + "/base/f"))
+        let work = f.pg1.dataDirectory + ".rejoin"
+        // Copies from earlier rejoins, judged then: a directory and an archive without lost
+        // commits, a directory with some; one nobody judged; and a hand-made copy pg-rejoin
+        // must never touch.
+        func olderCopy(_ run: String, verdict: String?) throws -> String {
+            let path = f.pg1.home + "/data.old-\(run)"
+            try FileManager.default.createDirectory(atPath: path + "/base", withIntermediateDirectories: true)
+            try Data(run.utf8).write(to: URL(fileURLWithPath: path + "/base/f"))
+            if let verdict {
+                try FileManager.default.createDirectory(atPath: work + "/lost-\(run)", withIntermediateDirectories: true)
+                try (verdict + "\n").write(toFile: work + "/lost-\(run)/verdict.txt", atomically: true, encoding: .utf8)
+            }
+            return path
+        }
+        let clean = try olderCopy("20200101T000000Z", verdict: "none\tno commits after the fork")
+        let holding = try olderCopy("20200103T000000Z", verdict: "lost\t3\t0/3000000\t2020-01-03 00:00:00 UTC")
+        let unjudged = try olderCopy("20200104T000000Z", verdict: nil)
         let source = sandbox.root + "/src/data.old-20200102T000000Z"
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
         try Data("y".utf8).write(to: URL(fileURLWithPath: source + "/f"))
         let olderArchive = f.pg1.home + "/data.old-20200102T000000Z.tar.zst"
         try DirectoryArchive().archive(directory: source, to: olderArchive)
+        try FileManager.default.createDirectory(atPath: work + "/lost-20200102T000000Z", withIntermediateDirectories: true)
+        try "none\tno commits after the fork\n".write(toFile: work + "/lost-20200102T000000Z/verdict.txt", atomically: true, encoding: .utf8)
         let byHand = f.pg1.home + "/data.old-before-upgrade"
         try FileManager.default.createDirectory(atPath: byHand, withIntermediateDirectories: true)
         try Sandbox.giveToPostgres(f.pg1.home)
 
-        // Rejoin 1 keeps its directory; with --keep-old 2 the 2020-01-02 archive stays too.
+        // Rejoin 1, after the failover: its copy holds the lost orders (one commit), said and
+        // kept. --keep-old 2 keeps the two newest (this run's and the unjudged 2020-01-04); of
+        // the older ones the clean directory and archive are pruned, the one with lost commits
+        // stays beyond it.
         let first = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, extra: ["--keep-old", "2"]))
         XCTAssertEqual(first.status, 0, first.output)
         let firstCopy = try XCTUnwrap(oldCopies(f.pg1).first { $0.range(of: "^data\\.old-20[0-9]{6}T[0-9]{6}Z$", options: .regularExpression) != nil && !$0.hasPrefix("data.old-2020") })
-        XCTAssertEqual(oldCopies(f.pg1).sorted(), ["data.old-20200102T000000Z.manifest.json", "data.old-20200102T000000Z.tar.zst",
+        XCTAssertTrue(first.output.contains("holds 1 commit(s) after the fork"), first.output)
+        XCTAssertTrue(first.stdout.contains("pruned \(clean)"), first.stdout)
+        XCTAssertTrue(first.stdout.contains("pruned \(olderArchive)"), first.stdout)
+        XCTAssertTrue(first.stdout.contains("kept \(holding) beyond --keep-old 2: lost commits 3 commit(s)"), first.stdout)
+        XCTAssertEqual(oldCopies(f.pg1).sorted(), ["data.old-20200103T000000Z", "data.old-20200104T000000Z",
                                                    "data.old-before-upgrade", firstCopy].sorted())
-        XCTAssertTrue(first.stdout.contains("pruned \(older)"), first.stdout)
-
         let listed = try listJSON(f.pg1)
-        XCTAssertEqual(listed.compactMap { $0["kind"] as? String }, ["archive", "directory"])
-        XCTAssertEqual((listed.last?["control"] as? [String: Any])?["timeline"] as? Int, 1, "\(listed)")
+        let mine = try XCTUnwrap(listed.first { ($0["path"] as? String)?.hasSuffix(firstCopy) ?? false })
+        XCTAssertEqual((mine["control"] as? [String: Any])?["timeline"] as? Int, 1, "\(listed)")
+        XCTAssertTrue((mine["lost_commits"] as? String)?.hasPrefix("1 commit(s) after the fork") ?? false, "\(mine)")
+        let text = try sandbox.rejoin(["old", "list", "--pgdata", f.pg1.dataDirectory, "--bindir", sandbox.bindir]).stdout
+        XCTAssertTrue(text.contains("LOST COMMITS"), text)
+        XCTAssertTrue(text.contains("kept: \(f.pg1.home)/\(firstCopy): lost commits 1 commit(s)"), text)
 
-        // Rejoin 2 (the standby stopped and rejoined again) with --keep-old 1: only its own
-        // copy stays; the older run's directory and the archive are pruned.
+        // Rejoin 2 (the standby stopped and rejoined again) with --keep-old 1: its own copy is a
+        // standby's, nothing lost, and kept; every older one holds lost or unknown commits and
+        // stays beyond --keep-old, the lost orders of rejoin 1 first of all.
         try f.pg1.stop()
         let second = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, extra: ["--keep-old", "1"]))
         XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.stdout.contains("kept \(f.pg1.home)/\(firstCopy) beyond --keep-old 1: lost commits 1 commit(s)"), second.stdout)
+        XCTAssertTrue(second.stdout.contains("kept \(unjudged) beyond --keep-old 1: lost commits unknown"), second.stdout)
+        XCTAssertFalse(second.output.contains("which no other node has"), "a standby's copy holds nothing lost: \(second.output)")
         let afterSecond = oldCopies(f.pg1)
-        XCTAssertEqual(afterSecond.count, 2, "\(afterSecond)")
-        XCTAssertTrue(afterSecond.contains("data.old-before-upgrade"))
-        XCTAssertFalse(afterSecond.contains(firstCopy), "\(afterSecond)")
-        let secondCopy = try XCTUnwrap(afterSecond.first { $0 != "data.old-before-upgrade" })
-        XCTAssertEqual(try listJSON(f.pg1).count, 1)
+        XCTAssertTrue(afterSecond.contains(firstCopy), "the lost orders were pruned: \(afterSecond)")
+        let secondCopy = try XCTUnwrap(afterSecond.first { ![firstCopy, "data.old-before-upgrade", "data.old-20200103T000000Z", "data.old-20200104T000000Z"].contains($0) })
 
-        // Rejoin 3 with --old-data discard: its own old directory goes; with --keep-old 1 the
-        // second run's copy is the one kept. Quietly, into a log file, as cron would run it.
+        // Rejoin 3 with --old-data discard: its own old directory (nothing lost) goes; with
+        // --keep-old 1 the second run's copy is the one kept. Quietly, into a log file, as cron
+        // would run it.
         try f.pg1.stop()
         // Written as the data directory's owner (pg-rejoin switches users first): a directory
         // that user may write, as /var/log/pg-rejoin/ would be in production.
@@ -155,14 +183,25 @@ final class OldDataTests: XCTestCase {
                                                                extra: ["--old-data", "discard", "--keep-old", "1", "--quiet", "--log-file", log]))
         XCTAssertEqual(third.status, 0, third.output)
         XCTAssertEqual(third.stdout, "rejoined: streaming standby of \(f.pg2.address)\n")
-        XCTAssertEqual(third.stderr, "")
+        // Quiet leaves warnings: the seed's role cannot have the upstream-side check, and says so.
+        XCTAssertEqual(third.stderr.split(separator: "\n").filter { !$0.contains("upstream-side check was skipped") }, [], third.stderr)
         let logged = try String(contentsOfFile: log, encoding: .utf8)
         XCTAssertTrue(logged.contains("(--old-data discard)"), logged)
         XCTAssertTrue(logged.contains("notice: step clone done in"), logged)
         XCTAssertTrue(logged.contains("notice: rejoined: streaming standby of \(f.pg2.address)"), logged)
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: log)[.posixPermissions] as? Int, 0o600)
-        XCTAssertEqual(oldCopies(f.pg1).sorted(), ["data.old-before-upgrade", secondCopy].sorted())
+        XCTAssertEqual(oldCopies(f.pg1).sorted(), ["data.old-20200103T000000Z", "data.old-20200104T000000Z",
+                                                   "data.old-before-upgrade", firstCopy, secondCopy].sorted())
         XCTAssertEqual(try f.pg2.sql("SELECT application_name, state FROM pg_stat_replication"), "pg1|streaming")
         XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders"), String(Failover.rowsBefore + Failover.rowsAfter))
+
+        // The explicit way: `old remove` takes the copy with the lost orders, and says what it held.
+        let notACopy = try sandbox.rejoin(["old", "remove", "--pgdata", f.pg1.dataDirectory, byHand])
+        XCTAssertEqual(notACopy.status, 10, notACopy.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: byHand))
+        let removed = try sandbox.rejoin(["old", "remove", "--pgdata", f.pg1.dataDirectory, firstCopy])
+        XCTAssertEqual(removed.status, 0, removed.output)
+        XCTAssertTrue(removed.stdout.contains("it held lost commits: 1 commit(s) after the fork"), removed.output)
+        XCTAssertFalse(oldCopies(f.pg1).contains(firstCopy))
     }
 }

@@ -24,9 +24,18 @@ public struct OldDataCopy: Codable, Sendable, Equatable {
     public var control: OldDataControl?
     /// Why the timeline/LSN is unknown, when it is.
     public var problem: String?
+    /// Whether it holds commits no other node has (`LostCommits`), for `old list`.
+    public var lostCommits: String?
+
+    /// The run that set it aside (a second copy of the same second carries a `-N` suffix).
+    public var baseRunID: String { String(runID.prefix(16)) }
+    /// Set when this is a directory pg_rewind left half-written (`DamagedDirectory`), with
+    /// what its marker says: never the old data.
+    public var damaged: String?
 
     enum CodingKeys: String, CodingKey {
-        case kind, path, name, time, bytes, control, problem
+        case kind, path, name, time, bytes, control, problem, damaged
+        case lostCommits = "lost_commits"
         case runID = "run"
         case dataBytes = "data_bytes"
         case manifestFile = "manifest"
@@ -85,9 +94,11 @@ public enum OldDataCopies {
     public static func describe(pgdata: String, tools: (_ majorVersion: Int?) async -> PgTools?) async -> [OldDataCopy] {
         var copies = find(pgdata: pgdata)
         for i in copies.indices {
+            copies[i].lostCommits = LostCommits.verdict(pgdata: pgdata, runID: copies[i].baseRunID).description
             switch copies[i].kind {
             case .directory:
                 copies[i].bytes = treeSize(copies[i].path)
+                copies[i].damaged = DamagedDirectory.description(of: copies[i].path)
                 let major = Files.read(copies[i].path + "/PG_VERSION").flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
                 guard let pg = await tools(major) else {
                     copies[i].problem = "pg_controldata not found (pass --bindir)"
@@ -108,6 +119,9 @@ public enum OldDataCopies {
                     }
                     copies[i].control = manifest.control
                     copies[i].dataBytes = manifest.totalBytes
+                    if manifest.entries.contains(where: { $0.path == DamagedDirectory.markerName }) {
+                        copies[i].damaged = "damaged: partly rewritten by an interrupted pg_rewind (see \(DamagedDirectory.markerName) inside)"
+                    }
                     if manifest.control == nil { copies[i].problem = "the manifest records no pg_controldata" }
                 } catch {
                     copies[i].problem = (error as? LocalizedError)?.errorDescription ?? "\(error)"
@@ -131,6 +145,43 @@ public enum OldDataCopies {
             if kept < keep { kept += 1 } else { doomed.insert(name) }
         }
         return copies.filter { doomed.contains($0.name) }
+    }
+
+    /// Why retention must keep `copy` whatever --keep-old says, or nil: it may hold commits no
+    /// other node has (`LostCommits`), or a postmaster runs in it (someone is looking at it).
+    public static func keptBeyondRetention(_ copy: OldDataCopy, pgdata: String) -> String? {
+        if let pid = runningPostmaster(in: copy) { return "a postmaster (pid \(pid)) runs in it" }
+        let verdict = LostCommits.verdict(pgdata: pgdata, runID: copy.baseRunID)
+        return verdict.prunable ? nil : "lost commits \(verdict) (pg-rejoin old remove removes it)"
+    }
+
+    /// A live postmaster whose working directory is this copy (a directory only).
+    public static func runningPostmaster(in copy: OldDataCopy) -> Int32? {
+        guard copy.kind == .directory, let pid = PostmasterPid.read(dataDirectory: copy.path)?.pid,
+              kill(pid, 0) == 0 || errno == EPERM, !LocalServerState.isZombie(pid) else { return nil }
+        guard let cwd = LocalServerState.workingDirectory(of: pid), let real = LocalServerState.realPath(copy.path) else { return pid }
+        return cwd == real ? pid : nil
+    }
+
+    /// `pg-rejoin old remove`: the operator's explicit removal of one copy `find` lists, by path
+    /// or name. Refuses PGDATA, the old data of an unfinished run and a copy a postmaster runs in.
+    public static func removeExplicitly(_ given: String, pgdata: String) throws -> (paths: [String], lostCommits: String) {
+        let copies = find(pgdata: pgdata)
+        let name = (given as NSString).lastPathComponent
+        let matching = copies.filter { $0.path == given || $0.name == name || ($0.path as NSString).lastPathComponent == name }
+        guard let first = matching.first else {
+            throw OldDataError.notACopy(given: given, pgdata: pgdata, known: copies.map { ($0.path as NSString).lastPathComponent })
+        }
+        let journal = try Journal.read(path: WorkPaths(pgdata: pgdata).journal, expectedPGDATA: pgdata)
+        if journal.isUnfinished, let plan = journal.plan, matching.contains(where: { $0.path == plan.oldDataDirectory }) {
+            throw OldDataError.unfinishedRun(path: first.path, runID: plan.runID)
+        }
+        for copy in matching {
+            if let pid = runningPostmaster(in: copy) { throw OldDataError.running(path: copy.path, pid: pid) }
+        }
+        let verdict = LostCommits.verdict(pgdata: pgdata, runID: first.baseRunID)
+        for copy in matching { try remove(copy) }
+        return (matching.map(\.path), verdict.description)
     }
 
     /// Removes a copy: a directory is first renamed to `…pg-rejoin-removing` (so a crash
@@ -180,5 +231,24 @@ public enum OldDataCopies {
             }
         }
         return total
+    }
+}
+
+public enum OldDataError: LocalizedError, RejoinFailure {
+    case notACopy(given: String, pgdata: String, known: [String])
+    case unfinishedRun(path: String, runID: String)
+    case running(path: String, pid: Int32)
+
+    public var exitStatus: ExitStatus { .refused }
+
+    public var errorDescription: String? {
+        switch self {
+        case let .notACopy(given, pgdata, known):
+            return "\(given) is not an old data copy pg-rejoin kept beside \(pgdata) (those are: \(known.isEmpty ? "none" : known.joined(separator: ", "))); `pg-rejoin old list` shows them. Nothing was changed"
+        case let .unfinishedRun(path, runID):
+            return "\(path) is the old data of the unfinished run \(runID); finish it (rerun) or give it up (pg-rejoin abort) first. Nothing was changed"
+        case let .running(path, pid):
+            return "a postmaster (pid \(pid)) runs in \(path); stop it first. Nothing was changed"
+        }
     }
 }

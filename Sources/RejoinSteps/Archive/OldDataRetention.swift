@@ -39,11 +39,24 @@ public struct OldDataRetention {
                 delegate.handle(.info("old data: pg_rewind worked in place, there is no old copy to \(mode.rawValue)"))
             }
         } else if let old = context.oldDataLocation(), old != plan.pgdata {
+            // Judged before anything happens to it: a copy holding commits no other node has is
+            // never discarded or pruned without an explicit `pg-rejoin old remove`.
+            let verdict = await LostCommits.judge(context, old: old)
+            do { try LostCommits.record(verdict, plan: plan) } catch {
+                warn("could not record whether \(old) holds lost commits (\((error as? LocalizedError)?.errorDescription ?? "\(error)")); it is kept as if it did", context: context)
+            }
+            note("old data \(old): lost commits \(verdict)", context: context)
+            if case .lost = verdict {
+                delegate.handle(.warning("old data: \(old) holds \(verdict), which no other node has; it is kept whatever --keep-old says (pg-rejoin old remove \(old) removes it)"))
+            }
             switch mode {
             case .keep:
                 current = old
             case .archive:
                 current = await archive(old, context: context)
+            case .discard where !verdict.prunable:
+                warn("not discarding \(old): lost commits \(verdict). Look at them first; `pg-rejoin old remove \(old)` removes it", context: context)
+                current = old
             case .discard:
                 current = discard(old, context: context)
             }
@@ -60,6 +73,9 @@ public struct OldDataRetention {
         let archivePath = old + archiver.compression.fileExtension
         let control = try? await context.tools.controlData(old)
         delegate.handle(.info("old data: archiving \(old) to \(archivePath) (\(archiver.compression.rawValue))"))
+        if let damaged = DamagedDirectory.description(of: old) {
+            delegate.handle(.warning("old data: \(archivePath) will hold the directory pg_rewind left half-written, not the old data (\(damaged)); its \(DamagedDirectory.markerName) goes into the archive with it"))
+        }
         let result: DirectoryArchive.Result
         let started = Date()
         do {
@@ -112,6 +128,11 @@ public struct OldDataRetention {
     private func prune(protecting protected: String, context: RunContext) {
         let copies = OldDataCopies.find(pgdata: context.plan.pgdata)
         for copy in OldDataCopies.toPrune(copies, keep: keep, protecting: protected) {
+            if let reason = OldDataCopies.keptBeyondRetention(copy, pgdata: context.plan.pgdata) {
+                context.delegate.handle(.info("old data: kept \(copy.path) beyond --keep-old \(keep): \(reason)"))
+                note("kept \(copy.path) beyond --keep-old: \(reason)", context: context)
+                continue
+            }
             do {
                 try OldDataCopies.remove(copy)
                 context.delegate.handle(.info("old data: pruned \(copy.path) (--keep-old \(keep))"))
