@@ -164,6 +164,7 @@ struct EffectiveSettings {
             demote: demote ?? self.demote, dryRun: dryRun, keepConfig: keepConfig, nodeName: nodeName,
             diskReserveBytes: diskReserveBytes)
         options.maxRate = settings.maxRate
+        options.nodeNameGiven = settings.nodeName != nil
         options.oldData = settings.oldData.flatMap(OldDataMode.init(rawValue:)) ?? .keep
         options.keepOld = settings.keepOld ?? 2
         options.startCommand = settings.startCommand

@@ -5,6 +5,13 @@
 public enum ConninfoParser {
     public static func parse(_ text: String) -> [String: String] {
         var result: [String: String] = [:]
+        for (key, value) in pairs(text) { result[key] = value }
+        return result
+    }
+
+    /// The pairs in the order written (a key given twice appears twice; libpq takes the last).
+    public static func pairs(_ text: String) -> [(String, String)] {
+        var result: [(String, String)] = []
         var chars = Array(text.unicodeScalars)[...]
         func skipSpaces() { while let c = chars.first, c == " " || c == "\t" || c == "\n" || c == "\r" { chars.removeFirst() } }
         while true {
@@ -32,7 +39,7 @@ public enum ConninfoParser {
                     value.unicodeScalars.append(c)
                 }
             }
-            if !key.isEmpty { result[key] = value }
+            if !key.isEmpty { result.append((key, value)) }
         }
         return result
     }

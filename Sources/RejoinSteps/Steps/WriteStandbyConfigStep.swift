@@ -1,7 +1,10 @@
 import Foundation
 
 /// Step 6: standby.signal and a fresh primary_conninfo in postgresql.auto.conf. The conninfo
-/// names host, port, user, application_name and passfile, every value quoted; never a password.
+/// names host, port, user, application_name and passfile, then the node's own options (TLS,
+/// keepalives, timeouts ...), every value quoted; never a password. The node's own standby
+/// settings (restore_command, archive_cleanup_command, recovery_min_apply_delay,
+/// primary_slot_name) are written back as preflight found them.
 public struct WriteStandbyConfigStep: Step {
     public let kind = StepKind.writeStandbyConfig
     public init() {}
@@ -18,14 +21,17 @@ public struct WriteStandbyConfigStep: Step {
             ("application_name", plan.nodeName),
         ]
         if let passfile = plan.upstream.passfile { pairs.append(("passfile", passfile)) }
+        for option in plan.conninfoOptions ?? [] where option.count == 2 { pairs.append((option[0], option[1])) }
         return Quoting.conninfo(pairs)
     }
 
     public static func rewrite(autoConf text: String, plan: RejoinPlan) -> String {
-        ConfigFile(text: text)
-            .removing(KeepLocalConfigStep.topologySettings)
-            .setting("primary_conninfo", to: primaryConninfo(plan))
-            .text
+        var file = ConfigFile(text: text)
+            .removing(KeepLocalConfigStep.topologySettings.union(NodeReplicationSettings.carried))
+        for (key, value) in (plan.standbySettings ?? [:]).sorted(by: { $0.key < $1.key }) {
+            file = file.setting(key, to: value)
+        }
+        return file.setting("primary_conninfo", to: primaryConninfo(plan)).text
     }
 
     public func isDone(_ context: RunContext) async throws -> Bool {
