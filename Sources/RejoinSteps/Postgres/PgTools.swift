@@ -5,17 +5,22 @@ import Glibc
 
 public enum BinaryError: LocalizedError, Equatable {
     case notFound(tool: String, searched: [String])
+    case wrongMajor(bindir: String, found: String, needed: Int)
 
     public var errorDescription: String? {
         switch self {
         case let .notFound(tool, searched):
             return "cannot find \(tool) (looked in \(searched.joined(separator: ", "))); install the PostgreSQL server package for this major version or pass --bindir"
+        case let .wrongMajor(bindir, found, needed):
+            return "--bindir \(bindir) holds PostgreSQL \(found), but the data directory is PostgreSQL \(needed): another major's pg_rewind, pg_basebackup or server would refuse it or worse. Pass --bindir the directory of PostgreSQL \(needed)'s programs. Nothing was changed"
         }
     }
 }
 
 /// Where the PostgreSQL programs are: --bindir, else Debian's /usr/lib/postgresql/MAJOR/bin for
-/// the data directory's PG_VERSION, else `pg_config --bindir`, else PATH.
+/// the data directory's PG_VERSION, else `pg_config --bindir`, else PATH. Each candidate must be
+/// of the data directory's major version (`postgres -V`): Debian's /usr/bin/pg_config and PATH
+/// answer for whatever version is newest, never necessarily this cluster's.
 public enum PgBinaries {
     public static func resolve(explicit: String?, majorVersion: Int?, children: ChildProcessRunner) async throws -> String {
         var searched: [String] = []
@@ -27,11 +32,7 @@ public enum PgBinaries {
             candidates = [explicit]
         } else {
             if let major = majorVersion {
-                let debian = "/usr/lib/postgresql/\(major)/bin"
-                // Debian's /usr/bin/pg_config is a wrapper script that answers for the newest
-                // version installed, not for this cluster's: the versioned directory comes first.
-                if usable(debian) { return debian }
-                candidates.append(debian)
+                candidates.append("/usr/lib/postgresql/\(major)/bin")
             }
             if let pgConfig = findInPath("pg_config", path: children.baseEnvironment["PATH"]),
                let result = try? await children.run(ChildCommand(pgConfig, ["--bindir"])), result.succeeded {
@@ -41,11 +42,30 @@ public enum PgBinaries {
                 candidates.append(Files.parent(of: pgCtl))
             }
         }
-        for dir in candidates where !dir.isEmpty {
+        for dir in candidates where !dir.isEmpty && !searched.contains(dir) {
             searched.append(dir)
-            if usable(dir) { return dir }
+            guard usable(dir) else { continue }
+            guard let major = majorVersion, major > 0 else { return dir }
+            let found = await serverVersion(dir, children: children)
+            if let found, Self.major(of: found) == major { return dir }
+            if explicit != nil { throw BinaryError.wrongMajor(bindir: dir, found: found ?? "of an unknown version", needed: major) }
+            searched[searched.count - 1] += " (PostgreSQL \(found ?? "?"))"
         }
-        throw BinaryError.notFound(tool: "pg_ctl and pg_basebackup", searched: searched.isEmpty ? ["PATH"] : searched)
+        throw BinaryError.notFound(tool: "pg_ctl and pg_basebackup" + (majorVersion.map { " of PostgreSQL \($0)" } ?? ""),
+                                   searched: searched.isEmpty ? ["PATH"] : searched)
+    }
+
+    /// "17.11" from `postgres -V` ("postgres (PostgreSQL) 17.11 (Debian 17.11-1)").
+    static func serverVersion(_ bindir: String, children: ChildProcessRunner) async -> String? {
+        guard let result = try? await children.run(ChildCommand(bindir + "/postgres", ["-V"])), result.succeeded else { return nil }
+        let words = result.standardOutput.split(whereSeparator: \.isWhitespace)
+        guard let at = words.firstIndex(where: { $0 == "(PostgreSQL)" }), at + 1 < words.count else { return nil }
+        return String(words[at + 1])
+    }
+
+    /// 17 of "17.11", "18beta1" or "18devel".
+    static func major(of version: String) -> Int? {
+        Int(version.prefix { $0.isNumber })
     }
 
     static func findInPath(_ name: String, path: String?) -> String? {

@@ -1,0 +1,68 @@
+import Foundation
+import XCTest
+
+/// What differs between majors, on whichever major PG_BINDIR names (`make test-versions` runs
+/// this on 13 to 18): the binaries must be the data directory's major, and the role's right to
+/// CHECKPOINT depends on it.
+final class VersionTests: XCTestCase {
+    var sandbox: Sandbox!
+
+    override func setUpWithError() throws { sandbox = try Sandbox() }
+    override func tearDown() { sandbox.tearDown() }
+
+    /// The major of the servers under test, from `postgres -V`.
+    var major: Int {
+        let result = try? Command.run([sandbox.bindir + "/postgres", "-V"])
+        let words = (result?.stdout ?? "").split(whereSeparator: \.isWhitespace)
+        return words.firstIndex(of: "(PostgreSQL)").flatMap { Int(words[$0 + 1].prefix { $0.isNumber }) } ?? 0
+    }
+
+    /// Another major's programs, refused before anything changes with a message naming --bindir.
+    func testAnotherMajorsBinariesAreRefused() throws {
+        let candidates = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/13/bin"]
+            + (ProcessInfo.processInfo.environment["PG_OTHER_BINDIR"].map { [$0] } ?? [])
+        let mine = major
+        guard let other = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0 + "/postgres") && !$0.contains("/\(mine)/") }) else {
+            throw XCTSkip("no second major installed")
+        }
+        let f = try Failover.make(in: sandbox)
+        let before = try DataSnapshot(f.pg1.dataDirectory)
+        var arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        arguments[try XCTUnwrap(arguments.firstIndex(of: sandbox.bindir))] = other
+        let refused = try sandbox.rejoin(arguments)
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("--bindir \(other) holds PostgreSQL"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("the data directory is PostgreSQL \(mine)"), refused.stderr)
+        XCTAssertEqual(try DataSnapshot(f.pg1.dataDirectory), before)
+        XCTAssertEqual(siblings(of: f.pg1), [])
+    }
+
+    /// The rewind grants without a right to CHECKPOINT: from 15 on pg_checkpoint gives it;
+    /// before 15 only a superuser has it, and the check says so when the upstream still needs
+    /// one. Either way the rejoin ends streaming.
+    func testTheCheckpointRightIsJudgedForThisMajor() throws {
+        // The pg_rewind grants given on the new primary (Failover's .rewind would also make the
+        // CHECKPOINT before 15 that this test wants to see missing).
+        let f = try Failover.make(in: sandbox)
+        try f.pg2.sql("""
+            GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO repl;
+            GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO repl;
+            GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO repl;
+            GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO repl;
+            """)
+        if major >= 15 { try f.pg2.sql("GRANT pg_checkpoint TO repl") }
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try f.pg1.sql("SELECT status FROM pg_stat_wal_receiver"), "streaming")
+        let checkpointed = result.stdout.split(separator: "\n").first { $0.contains("upstream-timeline-checkpointed") }.map(String.init) ?? ""
+        if major >= 15 {
+            XCTAssertTrue(checkpointed.contains(": ok,"), checkpointed)
+            XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
+        } else if checkpointed.contains(": no,") {
+            XCTAssertTrue(checkpointed.contains("only a superuser may"), checkpointed)
+            XCTAssertTrue(result.stdout.contains("clone done"), result.stdout)
+        } else {
+            XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
+        }
+    }
+}
