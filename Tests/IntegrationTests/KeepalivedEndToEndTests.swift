@@ -27,7 +27,7 @@ final class KeepalivedEndToEndTests: XCTestCase {
         XCTAssertEqual(result.status, 0, "keepalived end-to-end test failed:\n" + result.output.suffix(12_000))
         XCTAssertTrue(result.stdout.contains("PASSED: pg1 rejoined as a streaming standby of pg2"), result.output)
         // Nothing of the test is left behind: its namespaces are gone.
-        let namespaces = (try? Command.run(["/usr/sbin/ip", "netns", "list"]))?.stdout ?? ""
+        let namespaces = try Command.check(["/usr/sbin/ip", "netns", "list"]).stdout
         XCTAssertFalse(namespaces.contains("pgrj-"), namespaces)
     }
 }
