@@ -25,14 +25,8 @@ struct DataDirectoryOption: ParsableArguments {
     }
 
     static func resolve(_ raw: String) -> (path: String, ownerReference: String) {
-        let absolute = raw.hasPrefix("/") ? raw : FileManager.default.currentDirectoryPath + "/" + raw
-        var path = (absolute as NSString).standardizingPath
-        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-        // A symlinked PGDATA names the real directory in the journal.
-        if let real = realpath(path, nil) {
-            path = String(cString: real)
-            free(real)
-        }
+        // A symlinked PGDATA names the real directory in the journal, also while it dangles.
+        let path = DataDirectoryPath.resolve(raw)
         let work = WorkPaths(pgdata: path).workDirectory
         let reference = FileManager.default.fileExists(atPath: path) || !FileManager.default.fileExists(atPath: work) ? path : work
         return (path, reference)

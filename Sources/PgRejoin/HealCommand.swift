@@ -122,7 +122,8 @@ struct Healer {
             pgdata: pgdata, peers: settings.peers, probe: settings.probeEndpoint(), bindir: settings.settings.bindir,
             nodeName: settings.nodeName, demoteOnSplitBrain: settings.demoteOnSplitBrain,
             waitForPrimary: settings.waitForPrimary, verifyTimeout: settings.verifyTimeout,
-            startCommand: settings.settings.startCommand, stopCommand: settings.settings.stopCommand), logger: logger)
+            startCommand: settings.settings.startCommand ?? settings.debianCluster?.startCommand,
+            stopCommand: settings.settings.stopCommand ?? settings.debianCluster?.stopCommand(mode: "fast")), logger: logger)
     }
 
     static func stamp() -> String { ISO8601DateFormatter().string(from: Date()) }

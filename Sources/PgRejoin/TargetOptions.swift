@@ -19,11 +19,15 @@ struct TargetOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory of the PostgreSQL programs (default: /usr/lib/postgresql/MAJOR/bin, pg_config, PATH).", valueName: "dir"))
     var bindir: String?
 
+    @Option(help: ArgumentHelp("A Debian/Ubuntu cluster (pg_lsclusters): its data directory, programs and configuration come from /etc/postgresql/VERSION/NAME, start and stop go through pg_ctlcluster.", valueName: "version/name"))
+    var cluster: String?
+
     func validate() throws {
         if let pgdata, pgdata.isEmpty { throw ValidationError("--pgdata must not be empty") }
         // A missing PGDATA is reported after the config file is merged (it may set pgdata).
         if let user, user.isEmpty { throw ValidationError("--user must not be empty") }
         if let dbname, dbname.isEmpty { throw ValidationError("--dbname must not be empty") }
+        if let cluster { _ = try DebianCluster(cluster) }
         if let passfile, !passfile.hasPrefix("/") {
             throw ValidationError("--passfile must be an absolute path (the standby's walreceiver reads it from another working directory): \(passfile)")
         }

@@ -43,4 +43,52 @@ final class DataLayoutTests: XCTestCase {
         XCTAssertEqual(try DataSnapshot(f.pg1.dataDirectory), before)
         XCTAssertEqual(siblings(of: f.pg1), [])
     }
+
+    /// PGDATA a symlink to the directory on another disk (here: another directory). Set aside,
+    /// the directory is renamed and the link dangles: the journal is still found through it.
+    func symlinkedFailover() throws -> (Failover, real: String) {
+        let f = try Failover.make(in: sandbox)
+        let disk = f.pg1.home + "/disk"
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        try Sandbox.giveToPostgres(disk)
+        try FileManager.default.moveItem(atPath: f.pg1.dataDirectory, toPath: disk + "/data")
+        try FileManager.default.createSymbolicLink(atPath: f.pg1.dataDirectory, withDestinationPath: disk + "/data")
+        return (f, disk + "/data")
+    }
+
+    func testASymlinkedPGDATAIsFoundWhileItDanglesByRerunAndStatus() throws {
+        let (f, real) = try symlinkedFailover()
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        let killed = try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "swap-in:before"])
+        XCTAssertEqual(killed.status, 128 + SIGKILL, killed.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.pg1.dataDirectory), "the link dangles while the directory is set aside")
+
+        let status = try sandbox.rejoin(["status", "--pgdata", f.pg1.dataDirectory])
+        XCTAssertEqual(status.status, 40, status.output)
+        XCTAssertTrue(status.stdout.contains("old data:   \(real).old-"), status.stdout)
+
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+        XCTAssertTrue(rerun.stdout.contains("resuming run"), rerun.stdout)
+        XCTAssertEqual(try f.pg1.sql("SELECT status FROM pg_stat_wal_receiver"), "streaming")
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: f.pg1.dataDirectory), real, "the link is kept")
+    }
+
+    func testASymlinkedPGDATAIsFoundWhileItDanglesByAbortAndHeal() throws {
+        let (f, real) = try symlinkedFailover()
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        let before = try DataSnapshot(real)
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "swap-in:before"]).status, 128 + SIGKILL)
+        let abort = try sandbox.rejoin(["abort", "--pgdata", f.pg1.dataDirectory])
+        XCTAssertEqual(abort.status, 0, abort.output)
+        XCTAssertTrue(abort.stdout.contains("the old data directory is back at \(real)"), abort.stdout)
+        XCTAssertEqual(try DataSnapshot(real), before, "the old data back as it was, where the link points")
+
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "swap-in:before"]).status, 128 + SIGKILL)
+        let heal = try sandbox.rejoin(["heal", "--pgdata", f.pg1.dataDirectory, "--peers", "\(f.pg1.address),\(f.pg2.address)",
+                                       "--passfile", sandbox.passfile, "--bindir", sandbox.bindir, "--node-name", "pg1", "--verify-timeout", "60"])
+        XCTAssertEqual(heal.status, 0, heal.output)
+        XCTAssertTrue(heal.stdout.contains("resume the unfinished rejoin"), heal.stdout)
+        XCTAssertEqual(try f.pg1.sql("SELECT status FROM pg_stat_wal_receiver"), "streaming")
+    }
 }

@@ -10,12 +10,7 @@ final class VersionTests: XCTestCase {
     override func setUpWithError() throws { sandbox = try Sandbox() }
     override func tearDown() { sandbox.tearDown() }
 
-    /// The major of the servers under test, from `postgres -V`.
-    var major: Int {
-        let result = try? Command.run([sandbox.bindir + "/postgres", "-V"])
-        let words = (result?.stdout ?? "").split(whereSeparator: \.isWhitespace)
-        return words.firstIndex(of: "(PostgreSQL)").flatMap { Int(words[$0 + 1].prefix { $0.isNumber }) } ?? 0
-    }
+    var major: Int { sandbox.major }
 
     /// Another major's programs, refused before anything changes with a message naming --bindir.
     func testAnotherMajorsBinariesAreRefused() throws {

@@ -11,6 +11,7 @@ extension TargetOptions {
         s.passfile = passfile
         s.dbname = dbname
         s.bindir = bindir
+        s.cluster = cluster
         return s
     }
 }

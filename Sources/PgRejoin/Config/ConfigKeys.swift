@@ -92,6 +92,8 @@ enum ConfigKeys {
                   help: "the data directory", check: absolutePath),
         ConfigKey(name: "bindir", kind: .string(\.bindir), option: "--bindir",
                   help: "directory of the PostgreSQL programs", check: absolutePath),
+        ConfigKey(name: "cluster", kind: .string(\.cluster), option: "--cluster",
+                  help: "a Debian/Ubuntu cluster, VERSION/NAME (configuration in /etc/postgresql, pg_ctlcluster)", check: debianClusterName),
         ConfigKey(name: "user", kind: .string(\.user), option: "--user",
                   help: "the replication role on the upstream", check: nonEmpty),
         ConfigKey(name: "passfile", kind: .string(\.passfile), option: "--passfile",
@@ -161,6 +163,11 @@ enum ConfigKeys {
     static func absolutePath(_ value: Any) -> String? {
         guard let text = value as? String, !text.isEmpty else { return "must not be empty" }
         return text.hasPrefix("/") ? nil : "must be an absolute path, not '\(text)'"
+    }
+
+    static func debianClusterName(_ value: Any) -> String? {
+        let text = value as? String ?? ""
+        return (try? DebianCluster(text)) == nil ? "must be VERSION/NAME as pg_lsclusters shows them (15/main), not '\(text)'" : nil
     }
 
     static func nonEmpty(_ value: Any) -> String? {

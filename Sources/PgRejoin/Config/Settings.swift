@@ -9,6 +9,8 @@ struct Settings: Equatable {
     // The rejoin itself (each has a command-line option of the same name).
     var pgdata: String?
     var bindir: String?
+    /// A Debian cluster, VERSION/NAME.
+    var cluster: String?
     var user: String?
     var passfile: String?
     var dbname: String?
@@ -105,13 +107,18 @@ struct EffectiveSettings {
     var notifyWaitForPrimary: Int { settings.notifyWaitForPrimary ?? 30 }
 
     /// PGDATA from the settings, else $PGDATA.
+    /// The Debian cluster asked for (already validated by the option or the config check).
+    var debianCluster: DebianCluster? { settings.cluster.flatMap { try? DebianCluster($0) } }
+
     var pgdataPath: String? {
         if let pgdata = settings.pgdata, !pgdata.isEmpty { return pgdata }
+        if let cluster = debianCluster, let dataDirectory = try? cluster.dataDirectory() { return dataDirectory }
         let env = ProcessInfo.processInfo.environment["PGDATA"] ?? ""
         return env.isEmpty ? nil : env
     }
 
     func requirePGDATA() throws -> (path: String, ownerReference: String) {
+        if let cluster = debianCluster, settings.pgdata == nil { _ = try cluster.dataDirectory() }
         guard let raw = pgdataPath else {
             throw ConfigError.missingSetting("no data directory: pass --pgdata DIR, set pgdata in the config file, or set PGDATA")
         }
@@ -165,6 +172,10 @@ struct EffectiveSettings {
             diskReserveBytes: diskReserveBytes)
         options.maxRate = settings.maxRate
         options.nodeNameGiven = settings.nodeName != nil
+        if let cluster = debianCluster {
+            options.cluster = cluster
+            if options.bindir == nil { options.bindir = cluster.bindir }
+        }
         options.oldData = settings.oldData.flatMap(OldDataMode.init(rawValue:)) ?? .keep
         options.keepOld = settings.keepOld ?? 2
         options.startCommand = settings.startCommand

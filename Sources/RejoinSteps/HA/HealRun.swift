@@ -36,20 +36,21 @@ public struct HealOptions: Sendable {
 }
 
 public enum HealError: LocalizedError, RejoinFailure {
-    case repointNotStreaming(primary: String, seconds: Int, waitingFor: String)
+    /// `action`: what heal did before waiting ("repointed to X", "started").
+    case notStreaming(action: String, primary: String, seconds: Int, waitingFor: String)
     case commandFailed(what: String, command: String, detail: String)
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .repointNotStreaming: return .verifyFailed
+        case .notStreaming: return .verifyFailed
         case .commandFailed: return .stepFailed
         }
     }
 
     public var errorDescription: String? {
         switch self {
-        case let .repointNotStreaming(primary, seconds, waitingFor):
-            return "the standby was repointed to \(primary) but did not stream within \(seconds) s (waiting for \(waitingFor)); check its server log, then run heal again (a later run rejoins it fully if it still cannot follow)"
+        case let .notStreaming(action, primary, seconds, waitingFor):
+            return "the standby was \(action) but did not stream from \(primary) within \(seconds) s (waiting for \(waitingFor)); check its server log, then run heal again (a later run rejoins it fully if it still cannot follow)"
         case let .commandFailed(what, command, detail):
             return "\(what) failed: \(command): \(detail)"
         }
@@ -253,12 +254,12 @@ public struct HealRun {
         if !reload.succeeded { delegate.handle(.warning("pg_ctl reload: \(reload.standardErrorTail.last ?? reload.statusDescription)")) }
         let quick = min(20, options.verifyTimeout)
         var how = "reloaded"
-        if (try? await waitUntilStreaming(from: primary, pgdata: pgdata, seconds: quick)) == nil {
+        if (try? await waitUntilStreaming(from: primary, pgdata: pgdata, seconds: quick, action: "repointed to \(primary)")) == nil {
             delegate.handle(.info("the WAL receiver did not move to \(primary) within \(quick) s of the reload; restarting the standby"))
             try await restart(pgdata, tools: tools)
             how = "restarted"
         }
-        let lsn = try await waitUntilStreaming(from: primary, pgdata: pgdata, seconds: options.verifyTimeout)
+        let lsn = try await waitUntilStreaming(from: primary, pgdata: pgdata, seconds: options.verifyTimeout, action: "repointed to \(primary)")
         return "repointed (\(how)): streaming from \(primary), replayed to \(lsn)"
     }
 
@@ -272,7 +273,7 @@ public struct HealRun {
         let tools = PgTools(bindir: try await PgBinaries.resolve(explicit: options.bindir, majorVersion: major, children: children),
                             children: children)
         try await start(pgdata, tools: tools, log: paths.workDirectory + "/postgresql-heal-start.log")
-        let lsn = try await waitUntilStreaming(from: primary, pgdata: pgdata, seconds: options.verifyTimeout)
+        let lsn = try await waitUntilStreaming(from: primary, pgdata: pgdata, seconds: options.verifyTimeout, action: "started")
         return "started the stopped standby: streaming from \(primary), replayed to \(lsn)"
     }
 
@@ -300,7 +301,7 @@ public struct HealRun {
 
     /// Until the local standby streams from `primary` and replayed up to the primary's WAL
     /// position taken at the start; returns that position.
-    func waitUntilStreaming(from primary: UpstreamAddress, pgdata: String, seconds: Int) async throws -> String {
+    func waitUntilStreaming(from primary: UpstreamAddress, pgdata: String, seconds: Int, action: String) async throws -> String {
         var endpoint = options.probe
         endpoint.address = primary
         endpoint.connectTimeout = max(endpoint.connectTimeout, 5)
@@ -323,7 +324,7 @@ public struct HealRun {
                 waitingFor = error.errorDescription ?? waitingFor
             }
             if Date() >= deadline {
-                throw HealError.repointNotStreaming(primary: primary.description, seconds: seconds, waitingFor: waitingFor)
+                throw HealError.notStreaming(action: action, primary: primary.description, seconds: seconds, waitingFor: waitingFor)
             }
             try await Task.sleep(nanoseconds: 500_000_000)
         }

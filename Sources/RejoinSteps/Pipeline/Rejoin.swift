@@ -26,7 +26,7 @@ public struct Rejoin {
         let started = Date()
         // PGDATA itself may be set aside by an unfinished run, so the journal is looked up by
         // the path the operator gave (resolved when it still exists).
-        let pgdata = (try? PreflightStep.validateDataDirectory(options.pgdata)) ?? Self.absolute(options.pgdata)
+        let pgdata = (try? PreflightStep.validateDataDirectory(options.pgdata)) ?? DataDirectoryPath.resolve(options.pgdata)
         let paths = WorkPaths(pgdata: pgdata)
         let existing = try Journal.read(path: paths.journal, expectedPGDATA: pgdata)
         existing.warnings.forEach { delegate.handle(.warning($0)) }
@@ -189,12 +189,5 @@ public struct Rejoin {
         try next.record(JournalRecord(kind: .step, run: plan.runID, step: .preflight, event: .done))
         context.delegate.handle(.planned(plan, resumingAt: nil))
         return next
-    }
-
-    static func absolute(_ path: String) -> String {
-        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var standardized = (full as NSString).standardizingPath
-        while standardized.count > 1 && standardized.hasSuffix("/") { standardized.removeLast() }
-        return standardized
     }
 }

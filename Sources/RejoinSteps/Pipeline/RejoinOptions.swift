@@ -35,6 +35,9 @@ public struct RejoinOptions: Sendable {
     /// application_name of the node's own primary_conninfo; else that one wins over the
     /// short host name `nodeName` defaults to.
     public var nodeNameGiven: Bool = false
+    /// A Debian cluster: its configuration file for servers started outside pg_ctlcluster,
+    /// pg_ctlcluster to start and stop it.
+    public var cluster: DebianCluster? = nil
 
     public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
                 database: String = "postgres", bindir: String? = nil, method: String = "basebackup",

@@ -52,12 +52,18 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     /// The node's own standby settings kept across the rejoin (restore_command,
     /// archive_cleanup_command, recovery_min_apply_delay, primary_slot_name), unquoted.
     public var standbySettings: [String: String]?
+    /// A Debian cluster (configuration outside PGDATA, pg_ctlcluster).
+    public var cluster: DebianCluster?
+
+    /// postgresql.conf when it lives outside PGDATA: crash recovery and pg_rewind need it.
+    public var configFile: String? { cluster?.configFile }
 
     /// The PostgreSQL programs for this plan, with its start and stop commands.
     public func tools(children: ChildProcessRunner) -> PgTools {
         var tools = PgTools(bindir: bindir, children: children)
         tools.startCommand = startCommand
         tools.stopCommand = stopCommand
+        tools.cluster = cluster
         return tools
     }
 

@@ -85,6 +85,8 @@ public struct PgTools: Sendable {
     /// `[commands]`, e.g. pg_ctlcluster or systemctl for a packaged cluster), run without a shell.
     public var startCommand: [String]? = nil
     public var stopCommand: [String]? = nil
+    /// A Debian cluster: pg_ctlcluster starts and stops it (unless commands above are given).
+    public var cluster: DebianCluster? = nil
 
     public init(bindir: String, children: ChildProcessRunner) {
         self.bindir = bindir
@@ -118,7 +120,7 @@ public struct PgTools: Sendable {
     }
 
     public func stop(_ dataDirectory: String, mode: String, timeoutSeconds: Int) async throws -> ChildResult {
-        if let argv = stopCommand, let program = argv.first {
+        if let argv = stopCommand ?? cluster?.stopCommand(mode: mode), let program = argv.first {
             return try await children.run(ChildCommand(program, Array(argv.dropFirst())).withoutPassword())
         }
         return try await children.run(ChildCommand(path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", mode, "-w", "-t", String(timeoutSeconds)]).withoutPassword())
@@ -126,7 +128,7 @@ public struct PgTools: Sendable {
 
     public func start(_ dataDirectory: String, logFile: String, timeoutSeconds: Int,
                       onStart: @escaping @Sendable (pid_t) -> Void = { _ in }) async throws -> ChildResult {
-        if let argv = startCommand, let program = argv.first {
+        if let argv = startCommand ?? cluster?.startCommand, let program = argv.first {
             return try await children.run(ChildCommand(program, Array(argv.dropFirst())).withoutPassword(), onStart: onStart)
         }
         let command = ChildCommand(path("pg_ctl"), ["start", "-D", dataDirectory, "-l", logFile, "-w", "-t", String(timeoutSeconds)]).withoutPassword()

@@ -106,7 +106,7 @@ public struct PreflightStep {
 
         // The node's own replication settings: what would keep the new standby from ever
         // verifying is refused now, what it keeps is recorded in the plan.
-        let own = NodeReplicationSettings.read(dataDirectory: pgdata)
+        let own = NodeReplicationSettings.read(dataDirectory: pgdata, configFile: options.cluster?.configFile)
         if options.keepConfig, !own.blockers.isEmpty {
             throw PreflightError.standbyWouldNotVerify(pgdata: pgdata, settings: own.blockers)
         }
@@ -140,6 +140,10 @@ public struct PreflightStep {
             systemIdentifier: localID, method: "basebackup", steps: steps, localUser: user,
             serverLog: paths.workDirectory + "/postgresql-\(runID).log", verifyTimeout: options.verifyTimeout,
             upstreamBytes: upstream.databaseBytes, maxRate: options.maxRate)
+        if let cluster = options.cluster {
+            plan.cluster = cluster
+            plan.serverLog = cluster.logFile
+        }
         let kept = own.keptConninfoOptions
         if !kept.isEmpty { plan.conninfoOptions = kept.map { [$0.0, $0.1] } }
         let carried = own.carriedSettings

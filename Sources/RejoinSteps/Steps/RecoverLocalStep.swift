@@ -34,11 +34,13 @@ public struct RecoverLocalStep: Step {
         let initSync = FileSystemSync.reportsErrors && plan.majorVersion >= 14 ? ["-c", "recovery_init_sync_method=syncfs"] : []
         // archive_library exists from 15 on, and 16 refuses it beside archive_command.
         let archiveLibrary = plan.majorVersion >= 15 ? ["-c", "archive_library="] : []
+        // A Debian cluster's postgresql.conf is in /etc: the single-user server must be told.
+        let configFile = plan.configFile.map { ["-c", "config_file=\($0)"] } ?? []
         let command = ChildCommand(context.tools.path("postgres"), [
             "--single", "-D", plan.pgdata,
             "-c", "archive_mode=on", "-c", "archive_command=/bin/false", "-c", "listen_addresses=", "-c", "hot_standby=off",
             "-c", "restore_command=",
-        ] + archiveLibrary + initSync + ["template1"]).withoutPassword()
+        ] + configFile + archiveLibrary + initSync + ["template1"]).withoutPassword()
         // While recovery runs, the WAL after the fork is saved and pg_waldump reads it: the
         // rewind step needs it saved before pg_rewind starts, and recovery only reads it (and
         // appends its checkpoint).

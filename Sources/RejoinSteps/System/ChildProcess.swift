@@ -85,7 +85,10 @@ public struct ChildProcessRunner: Sendable {
     public static func defaultEnvironment() -> [String: String] {
         let parent = ProcessInfo.processInfo.environment
         var env: [String: String] = ["LC_ALL": "C", "LANG": "C"]
-        for key in ["PATH", "HOME", "USER", "LOGNAME", "TZ"] {
+        // LD_LIBRARY_PATH: a PostgreSQL installed outside the system's library path (a
+        // relocatable build) needs it for its programs, and for the servers they start: a WAL
+        // receiver loading another major's libpq cannot read what its own pg_basebackup wrote.
+        for key in ["PATH", "HOME", "USER", "LOGNAME", "TZ", "LD_LIBRARY_PATH"] {
             if let value = parent[key] { env[key] = value }
         }
         let targetVariables: Set<String> = ["PGDATA", "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGDATABASE", "PGSERVICE", "PGOPTIONS"]

@@ -49,8 +49,11 @@ final class PostgresNode {
 
     /// With `walDirectory`, pg_wal is a symlink to it (initdb -X), as operators do for a WAL disk.
     func initdb(walDirectory: String? = nil) throws {
+        // 18 turns data checksums on by default: a node without wal_log_hints must not have them
+        // either, or pg_rewind would still work.
+        let noChecksums = !walLogHints && sandbox.major >= 18 ? ["--no-data-checksums"] : []
         try Command.check([tool("initdb"), "-D", dataDirectory, "-U", "postgres", "-A", "trust"]
-                          + (walDirectory.map { ["-X", $0] } ?? []), asPostgres: true)
+                          + noChecksums + (walDirectory.map { ["-X", $0] } ?? []), asPostgres: true)
         try appendToFile(dataDirectory + "/postgresql.conf", localSettings())
         try appendToFile(dataDirectory + "/pg_hba.conf", """
 

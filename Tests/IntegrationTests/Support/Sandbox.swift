@@ -6,6 +6,13 @@ final class Sandbox {
     let root: String
     private(set) var nodes: [PostgresNode] = []
     let bindir = ProcessInfo.processInfo.environment["PG_BINDIR"] ?? "/usr/lib/postgresql/15/bin"
+
+    /// The major of the servers under test (`postgres -V` of bindir).
+    lazy var major: Int = {
+        let result = try? Command.run([bindir + "/postgres", "-V"])
+        let words = (result?.stdout ?? "").split(whereSeparator: \.isWhitespace)
+        return words.firstIndex(of: "(PostgreSQL)").flatMap { Int(words[$0 + 1].prefix { $0.isNumber }) } ?? 0
+    }()
     let password = "s3cret-Pa55-\(UUID().uuidString.prefix(8))"
     let passfile: String
 

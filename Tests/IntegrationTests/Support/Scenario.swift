@@ -71,7 +71,8 @@ struct RoleGrants: OptionSet {
 
 extension PostgresNode {
     func createReplicationRole(sandbox: Sandbox, grants: RoleGrants = []) throws {
-        try sql("CREATE ROLE repl LOGIN REPLICATION PASSWORD '\(sandbox.password)'")
+        // SCRAM, as the hba lines ask: 13 still hashes with md5 by default.
+        try sql("SET password_encryption = 'scram-sha-256'; CREATE ROLE repl LOGIN REPLICATION PASSWORD '\(sandbox.password)'")
         if grants.contains(.monitor) { try sql("GRANT pg_monitor TO repl") }
         if grants.contains(.rewind) {
             try sql("""
