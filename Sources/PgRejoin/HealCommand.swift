@@ -159,49 +159,44 @@ struct Healer {
             if verbose { output.handle(.info("\(Self.stamp()) \(line) now; this heal leaves it to that one")) }
             return decision.exitStatus
         case let .repoint(primary, _):
-            output.handle(.info("\(Self.stamp()) \(line)"))
-            if dryRun {
-                output.handle(.info("dry run: nothing was changed. A run would rewrite primary_conninfo to \(primary), reload (or restart) the standby and wait for it to stream"))
-                return .ok
+            return try await act(decision, line: line, heal: heal, again: again,
+                                 dryRunSays: "rewrite primary_conninfo to \(primary), reload (or restart) the standby and wait for it to stream") {
+                try await heal.repoint(to: primary, delegate: output)
             }
-            Syslog.notice(line)
-            let lock = try heal.lock()
-            // Decided without the lock: look again now that nobody else can act.
-            let (_, now) = try await heal.decide(wait: false, holdingLock: true)
-            guard now == decision else {
-                withExtendedLifetime(lock) {}
-                output.handle(.info("the state changed while taking the lock; deciding again"))
-                return again ? try await carryOut(now, heal: heal, again: false) : .ok
-            }
-            let summary = try await cancellableBySignals { try await heal.repoint(to: primary, delegate: output) }
-            withExtendedLifetime(lock) {}
-            output.handle(.info(summary))
-            Syslog.notice("heal: " + summary)
-            return try await PostRejoin.run(settings, output: output)
         case let .startStandby(primary, _):
-            output.handle(.info("\(Self.stamp()) \(line)"))
-            if dryRun {
-                output.handle(.info("dry run: nothing was changed. A run would start the standby as it is and wait for it to stream from \(primary)"))
-                return .ok
+            return try await act(decision, line: line, heal: heal, again: again,
+                                 dryRunSays: "start the standby as it is and wait for it to stream from \(primary)") {
+                try await heal.startStandby(primary: primary)
             }
-            Syslog.notice(line)
-            let lock = try heal.lock()
-            let (_, now) = try await heal.decide(wait: false, holdingLock: true)
-            guard now == decision else {
-                withExtendedLifetime(lock) {}
-                output.handle(.info("the state changed while taking the lock; deciding again"))
-                return again ? try await carryOut(now, heal: heal, again: false) : .ok
-            }
-            let summary = try await cancellableBySignals { try await heal.startStandby(primary: primary) }
-            withExtendedLifetime(lock) {}
-            output.handle(.info(summary))
-            Syslog.notice("heal: " + summary)
-            return try await PostRejoin.run(settings, output: output)
         case let .rejoin(from, demote, _):
             return try await rejoin(from: from, demote: demote, line: line)
         case let .resume(from):
             return try await rejoin(from: from, demote: false, line: line)
         }
+    }
+
+    /// A change heal makes itself (repoint, start): under the run lock, after deciding again
+    /// there (it was decided without the lock); then the post-rejoin command.
+    private func act(_ decision: HealDecision, line: String, heal: HealRun, again: Bool, dryRunSays: String,
+                     _ body: @escaping @Sendable () async throws -> String) async throws -> ExitStatus {
+        output.handle(.info("\(Self.stamp()) \(line)"))
+        if dryRun {
+            output.handle(.info("dry run: nothing was changed. A run would \(dryRunSays)"))
+            return .ok
+        }
+        Syslog.notice(line)
+        let lock = try heal.lock()
+        let (_, now) = try await heal.decide(wait: false, holdingLock: true)
+        guard now == decision else {
+            withExtendedLifetime(lock) {}
+            output.handle(.info("the state changed while taking the lock; deciding again"))
+            return again ? try await carryOut(now, heal: heal, again: false) : .ok
+        }
+        let summary = try await cancellableBySignals(body)
+        withExtendedLifetime(lock) {}
+        output.handle(.info(summary))
+        Syslog.notice("heal: " + summary)
+        return try await PostRejoin.run(settings, output: output)
     }
 
     private func rejoin(from upstream: UpstreamAddress, demote: Bool, line: String) async throws -> ExitStatus {

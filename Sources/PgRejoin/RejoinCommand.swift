@@ -49,9 +49,13 @@ struct RejoinCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     @Option(help: ArgumentHelp("Old copies (directories and archives, this run's included) to keep beside PGDATA; older ones are pruned after a verified rejoin (default: 2).", valueName: "n"))
     var keepOld: Int?
 
+    @Option(help: ArgumentHelp("The physical replication slot to stream through: a name (made on the upstream if missing), auto (the node's own primary_slot_name, if any; the default) or none.", valueName: "name|auto|none"))
+    var slot: String?
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        if let slot { do { _ = try SlotChoice(parsing: slot) } catch { throw ValidationError((error as? LocalizedError)?.errorDescription ?? "\(error)") } }
         if let from, from != automaticUpstream {
             do { _ = try UpstreamAddress(parsing: from) } catch {
                 throw ValidationError((error as? LocalizedError)?.errorDescription ?? "\(error)")

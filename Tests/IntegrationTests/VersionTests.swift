@@ -30,6 +30,9 @@ final class VersionTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("the data directory is PostgreSQL \(mine)"), refused.stderr)
         XCTAssertEqual(try DataSnapshot(f.pg1.dataDirectory), before)
         XCTAssertEqual(siblings(of: f.pg1), [])
+        // The advice: --bindir this major's programs.
+        let rerun = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address))
+        XCTAssertEqual(rerun.status, 0, rerun.output)
     }
 
     /// The rewind grants without a right to CHECKPOINT: from 15 on pg_checkpoint gives it;

@@ -38,6 +38,7 @@ extension RejoinCommand {
         s.keepConfig = keepConfig
         s.oldData = oldData
         s.keepOld = keepOld
+        s.slot = slot
         return s
     }
 }

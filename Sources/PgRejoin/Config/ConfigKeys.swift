@@ -92,6 +92,8 @@ enum ConfigKeys {
                   help: "the data directory", check: absolutePath),
         ConfigKey(name: "bindir", kind: .string(\.bindir), option: "--bindir",
                   help: "directory of the PostgreSQL programs", check: absolutePath),
+        ConfigKey(name: "slot", kind: .string(\.slot), option: "--slot",
+                  help: "the physical replication slot: a name, auto (the node's own primary_slot_name) or none", check: slotChoice),
         ConfigKey(name: "cluster", kind: .string(\.cluster), option: "--cluster",
                   help: "a Debian/Ubuntu cluster, VERSION/NAME (configuration in /etc/postgresql, pg_ctlcluster)", check: debianClusterName),
         ConfigKey(name: "user", kind: .string(\.user), option: "--user",
@@ -163,6 +165,11 @@ enum ConfigKeys {
     static func absolutePath(_ value: Any) -> String? {
         guard let text = value as? String, !text.isEmpty else { return "must not be empty" }
         return text.hasPrefix("/") ? nil : "must be an absolute path, not '\(text)'"
+    }
+
+    static func slotChoice(_ value: Any) -> String? {
+        let text = value as? String ?? ""
+        return (try? SlotChoice(parsing: text)) == nil ? "must be a slot name (lower-case letters, digits, underscores), auto or none, not '\(text)'" : nil
     }
 
     static func debianClusterName(_ value: Any) -> String? {

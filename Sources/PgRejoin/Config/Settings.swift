@@ -46,6 +46,8 @@ struct Settings: Equatable {
     var notifyLog: String?
     var notifyDebounce: Int?
     var notifyWaitForPrimary: Int?
+    /// The replication slot: a name, auto or none.
+    var slot: String?
 
     /// `self` (the command line) wins; `base` (the file) fills what `self` leaves out.
     func overriding(_ base: Settings) -> Settings {
@@ -172,6 +174,7 @@ struct EffectiveSettings {
             diskReserveBytes: diskReserveBytes)
         options.maxRate = settings.maxRate
         options.nodeNameGiven = settings.nodeName != nil
+        if let slot = settings.slot, let choice = try? SlotChoice(parsing: slot) { options.slot = choice }
         if let cluster = debianCluster {
             options.cluster = cluster
             if options.bindir == nil { options.bindir = cluster.bindir }

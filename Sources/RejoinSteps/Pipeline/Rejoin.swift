@@ -91,7 +91,10 @@ public struct Rejoin {
         return try await execute(context, started: started, lock: lock, resuming: false)
     }
 
-    private func resume(plan: RejoinPlan, paths: WorkPaths, started: Date, lock existingLock: RunLock? = nil) async throws -> RejoinOutcome {
+    private func resume(plan recorded: RejoinPlan, paths: WorkPaths, started: Date, lock existingLock: RunLock? = nil) async throws -> RejoinOutcome {
+        // "rerun to verify again, or raise --verify-timeout": this invocation's timeout counts.
+        var plan = recorded
+        plan.verifyTimeout = options.verifyTimeout
         guard plan.upstream.address == options.upstream else {
             throw PreflightError.unfinishedRunFromOtherUpstream(recorded: plan.upstream.address.description,
                                                                  given: options.upstream.description, workDirectory: paths.workDirectory)

@@ -38,6 +38,8 @@ public struct RejoinOptions: Sendable {
     /// A Debian cluster: its configuration file for servers started outside pg_ctlcluster,
     /// pg_ctlcluster to start and stop it.
     public var cluster: DebianCluster? = nil
+    /// The slot the standby streams through (--slot).
+    public var slot: SlotChoice = .auto
 
     public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
                 database: String = "postgres", bindir: String? = nil, method: String = "basebackup",

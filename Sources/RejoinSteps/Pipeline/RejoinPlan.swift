@@ -54,6 +54,11 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     public var standbySettings: [String: String]?
     /// A Debian cluster (configuration outside PGDATA, pg_ctlcluster).
     public var cluster: DebianCluster?
+    /// The physical slot on the upstream the standby streams through (made if missing).
+    public var slotName: String?
+    /// The old data directory's own slots (pg_replslot), dropped after verify where they
+    /// came along (a rewind keeps them).
+    public var carriedSlots: [String]?
 
     /// postgresql.conf when it lives outside PGDATA: crash recovery and pg_rewind need it.
     public var configFile: String? { cluster?.configFile }

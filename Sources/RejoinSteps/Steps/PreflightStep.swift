@@ -144,9 +144,20 @@ public struct PreflightStep {
             plan.cluster = cluster
             plan.serverLog = cluster.logFile
         }
+        var carried = own.carriedSettings
+        switch options.slot {
+        case .auto: plan.slotName = carried["primary_slot_name"]
+        case .none: plan.slotName = nil
+        case let .named(name): plan.slotName = name
+        }
+        carried["primary_slot_name"] = plan.slotName
+        if let name = plan.slotName, SlotChoice.problem(name) != nil {
+            throw SlotError.badName(name, problem: "the node's primary_slot_name is not a valid slot name")
+        }
+        let slots = ReplicationSlots.onDisk(pgdata)
+        if !slots.isEmpty { plan.carriedSlots = slots }
         let kept = own.keptConninfoOptions
         if !kept.isEmpty { plan.conninfoOptions = kept.map { [$0.0, $0.1] } }
-        let carried = own.carriedSettings
         if !carried.isEmpty { plan.standbySettings = carried }
         return .plan(plan, local: localState, control: control, upstream: upstream,
                      passwordInConninfo: own.hasPassword)

@@ -39,10 +39,14 @@ public struct VerifyStep: Step {
                 } else {
                     let states = try upstream.query("SELECT state FROM pg_stat_replication WHERE application_name = $1", [plan.nodeName])
                         .map { $0.first ?? nil }
+                    let slotInUse = try plan.slotName.map { try ReplicationSlots.usedBy($0, applicationName: plan.nodeName, on: upstream) }
                     switch UpstreamSideCheck(states: states) {
+                    case _ where slotInUse.map({ !$0.ours }) ?? false:
+                        waitingFor = "the upstream to show slot \(plan.slotName ?? "") in use by this standby (active: \(slotInUse?.active == true ? "by another walsender" : "no"))"
                     case .notListed:
                         waitingFor = "the upstream to list application_name \(plan.nodeName) in pg_stat_replication"
                     case .streaming:
+                        Self.housekeeping(context, upstream: upstream, local: local)
                         return Self.verified(plan, target: target, lag: Self.lag(upstream: upstream, local: local))
                     case .hidden:
                         // A role without pg_read_all_stats sees the walsender's row with its
@@ -51,6 +55,7 @@ public struct VerifyStep: Step {
                             context.delegate.handle(.warning(UpstreamSideCheck.skippedMessage(user: plan.upstream.user)))
                             warnedPrivilege = true
                         }
+                        Self.housekeeping(context, upstream: upstream, local: local)
                         var facts = Self.verified(plan, target: target, lag: Self.lag(upstream: upstream, local: local))
                         facts["verify.upstream-side"] = "skipped"
                         return facts
@@ -66,6 +71,20 @@ public struct VerifyStep: Step {
             }
             try await Task.sleep(nanoseconds: pause)
             pause = min(pause * 2, 500_000_000)
+        }
+    }
+
+    /// Once the standby streams: the old primary's own slots that came along are dropped (on a
+    /// standby they would hold WAL back forever), and a slot on the upstream named after this
+    /// node that it does not use is reported (it holds WAL back there).
+    static func housekeeping(_ context: RunContext, upstream: PgConnection, local: PgConnection) {
+        let plan = context.plan
+        let dropped = ReplicationSlots.dropCarriedOver(plan.carriedSlots ?? [], local: local)
+        if !dropped.isEmpty {
+            context.delegate.handle(.info("dropped the old primary's replication slot(s) \(dropped.joined(separator: ", ")) on this standby (they would hold its WAL back)"))
+        }
+        for slot in ReplicationSlots.forgotten(nodeName: plan.nodeName, using: plan.slotName, on: upstream) {
+            context.delegate.handle(.warning("the upstream has an inactive slot \(slot), named after this node, which this standby does not use: it holds WAL back on the upstream. Rejoin with --slot \(slot) to use it, or drop it there: SELECT pg_drop_replication_slot('\(slot)')"))
         }
     }
 

@@ -44,12 +44,27 @@ public struct WriteStandbyConfigStep: Step {
         guard let new = context.newDataDirectory() else {
             throw StepError.newDataMissing(staging: context.plan.stagingDirectory, pgdata: context.plan.pgdata)
         }
+        var facts: [String: String] = [:]
+        if let slot = context.plan.slotName {
+            // Before the standby names it: a slot that does not exist would stop it streaming.
+            let created = try ReplicationSlots.ensure(slot, on: context.plan.upstream)
+            facts["slot"] = slot
+            facts["slot.created"] = created ? "yes" : "no (it existed)"
+        }
         let autoConf = new + "/postgresql.auto.conf"
         let rewritten = Self.rewrite(autoConf: Files.read(autoConf) ?? "", plan: context.plan)
         try Files.writeAtomically(Data(rewritten.utf8), to: autoConf, mode: 0o600)
         FaultInjection.point(kind, .during)
         try Files.removeTree(new + "/recovery.signal")
         try Files.writeAtomically(Data(), to: new + "/standby.signal", mode: 0o600)
-        return ["summary": "standby of \(context.plan.upstream.address) as \(context.plan.nodeName)"]
+        // Redone on a rerun while the standby already runs (someone changed its settings):
+        // primary_conninfo and the slot are reloadable, so the running server takes them now.
+        if context.state.status[.start] != nil, try await context.tools.isRunning(new) {
+            _ = try await context.children.run(ChildCommand(context.tools.path("pg_ctl"), ["reload", "-D", new]).withoutPassword())
+            facts["reloaded"] = "yes"
+        }
+        facts["summary"] = "standby of \(context.plan.upstream.address) as \(context.plan.nodeName)"
+            + (context.plan.slotName.map { " through slot \($0)" + (facts["slot.created"] == "yes" ? " (created on the upstream)" : "") } ?? "")
+        return facts
     }
 }

@@ -18,7 +18,7 @@ struct Failover {
     /// default is nothing, as users have it.
     static func make(in sandbox: Sandbox, promote: Bool = true, diverge: Bool = true, walLogHints: Bool = true,
                      externalWAL: Bool = false, grants: RoleGrants = [], pg1Settings: String = "",
-                     beforeCrash: (PostgresNode) throws -> Void = { _ in }) throws -> Failover {
+                     beforeFailover: (PostgresNode) throws -> Void = { _ in }) throws -> Failover {
         let pg1 = try sandbox.node("pg1")
         pg1.walLogHints = walLogHints
         pg1.extraSettings = pg1Settings
@@ -37,11 +37,12 @@ struct Failover {
             // pg2 goes away for a moment; pg1 accepts rows that never reach it, then dies.
             try pg2.stop()
             try pg1.sql("INSERT INTO orders SELECT g, 'lost' FROM generate_series(\(rowsBefore + 1), \(rowsBefore + lostRows)) g")
-            try beforeCrash(pg1)
+            try beforeFailover(pg1)
             try pg1.crash()
             try pg2.start()
         } else {
             // A planned switchover: pg1 stops cleanly and pg2 receives its last WAL.
+            try beforeFailover(pg1)
             try pg1.stop()
             usleep(500_000)
         }
