@@ -34,6 +34,7 @@ demo: build
 	scripts/demo.sh
 
 test: deps
+	scripts/pg-versions.sh >/dev/null
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	scripts/test-versions.sh

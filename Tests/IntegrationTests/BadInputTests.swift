@@ -117,15 +117,24 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(siblings(of: f.pg1), [])
     }
 
-    /// Debian 12 packages only PostgreSQL 15 (`apt-cache policy postgresql-16` finds nothing),
-    /// so no real second major version is at hand. The local side claims 16 instead (its
-    /// PG_VERSION file, which is what pg-rejoin reads), which drives the same check end to end;
-    /// PreflightComparisonTests covers the comparison itself in both directions.
+    /// The local side claims 16 (its PG_VERSION file, which is what pg-rejoin reads) against a
+    /// 15 upstream. With 16's programs (scripts/pg-versions.sh puts them in .pg-versions/16,
+    /// make test first) the upstream comparison refuses; without them, already the binaries'
+    /// check does. PreflightComparisonTests covers the comparison itself in both directions.
     func testUpstreamOfAnotherMajorVersionIsRefused() throws {
         let f = try Failover.make(in: sandbox)
         try "16\n".write(toFile: f.pg1.dataDirectory + "/PG_VERSION", atomically: false, encoding: .utf8)
-        try assertRefused(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address), untouched: f.pg1.home, upstream: f.pg2,
-                          messages: ["runs PostgreSQL 15, the local data directory is 16", "same major version"])
+        let sixteen = Sandbox.repositoryRoot + "/.pg-versions/16"
+        guard FileManager.default.isExecutableFile(atPath: sixteen + "/bin/postgres") else {
+            try assertRefused(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address), untouched: f.pg1.home, upstream: f.pg2,
+                              messages: ["holds PostgreSQL 15", "the data directory is PostgreSQL 16"])
+            return
+        }
+        var arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        arguments[try XCTUnwrap(arguments.firstIndex(of: sandbox.bindir))] = sixteen + "/bin"
+        try assertRefused(arguments, untouched: f.pg1.home, upstream: f.pg2,
+                          messages: ["runs PostgreSQL 15, the local data directory is 16", "same major version"],
+                          environment: ["LD_LIBRARY_PATH": sixteen + "/lib"])
     }
 
     func testNotEnoughFreeDiskIsRefused() throws {

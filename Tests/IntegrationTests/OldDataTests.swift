@@ -204,4 +204,33 @@ final class OldDataTests: XCTestCase {
         XCTAssertTrue(removed.stdout.contains("it held lost commits: 1 commit(s) after the fork"), removed.output)
         XCTAssertFalse(oldCopies(f.pg1).contains(firstCopy))
     }
+
+    /// A copy someone has started to look at (a postmaster runs in it) is never pruned nor
+    /// removed, even one without lost commits; once stopped, `old remove` takes it.
+    func testACopyAPostmasterRunsInIsNeverRemoved() throws {
+        let f = try Failover.make(in: sandbox, diverge: false)
+        let first = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address))
+        XCTAssertEqual(first.status, 0, first.output)
+        let copy = f.pg1.home + "/" + (try XCTUnwrap(oldCopies(f.pg1).first))
+        XCTAssertFalse(first.output.contains("which no other node has"), "a clean switchover loses nothing: \(first.output)")
+        // Started by hand on a port of its own, to look inside.
+        let port = Command.freePort()
+        try Command.check([sandbox.bindir + "/pg_ctl", "start", "-w", "-D", copy, "-l", f.pg1.home + "/copy.log",
+                           "-o", "-p \(port) -c unix_socket_directories=\(f.pg1.socketDirectory)"], asPostgres: true)
+        defer { _ = try? Command.run([sandbox.bindir + "/pg_ctl", "stop", "-w", "-D", copy, "-m", "immediate"], asPostgres: true) }
+
+        try f.pg1.stop()
+        let second = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, extra: ["--keep-old", "0"]))
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertTrue(second.stdout.contains("kept \(copy) beyond --keep-old 0: a postmaster (pid"), second.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: copy))
+        let refused = try sandbox.rejoin(["old", "remove", "--pgdata", f.pg1.dataDirectory, copy])
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("runs in \(copy); stop it first"), refused.stderr)
+
+        try Command.check([sandbox.bindir + "/pg_ctl", "stop", "-w", "-D", copy, "-m", "fast"], asPostgres: true)
+        let removed = try sandbox.rejoin(["old", "remove", "--pgdata", f.pg1.dataDirectory, copy])
+        XCTAssertEqual(removed.status, 0, removed.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: copy))
+    }
 }

@@ -71,4 +71,80 @@ final class RerunAdviceTests: XCTestCase {
         let rerun = try sandbox.rejoin(arguments)
         XCTAssertEqual(rerun.status, 0, rerun.output)
     }
+
+    /// `pg-rejoin status` says what to run next; that command, exactly as printed, resumes
+    /// (the journal holds the passfile, bindir and node name).
+    func testTheCommandStatusPrintsResumesAsItIs() throws {
+        let f = try Failover.make(in: sandbox)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "clone:after"]).status, 128 + SIGKILL)
+        let status = try sandbox.rejoin(["status", "--pgdata", f.pg1.dataDirectory])
+        XCTAssertEqual(status.status, 40, status.output)
+        let next = try XCTUnwrap(status.stdout.split(separator: "\n").first { $0.hasPrefix("next:") }.map(String.init), status.stdout)
+        let command = try XCTUnwrap(next.split(separator: "`").dropFirst().first, next)
+        let words = command.split(separator: " ").map(String.init)
+        XCTAssertEqual(words.first, "pg-rejoin")
+        let rerun = try sandbox.rejoin(Array(words.dropFirst()))
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+        XCTAssertTrue(rerun.stdout.contains("resuming run"), rerun.stdout)
+    }
+
+    /// "another pg-rejoin ... holds the lock ... wait for it to finish": once it has, the rerun
+    /// finishes.
+    func testALockHeldThenReleased() throws {
+        let f = try Failover.make(in: sandbox)
+        let work = f.pg1.dataDirectory + ".rejoin"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let fd = open(work + "/lock", O_RDWR | O_CREAT, 0o600)
+        try Sandbox.giveToPostgres(work)
+        XCTAssertEqual(flock(fd, LOCK_EX | LOCK_NB), 0)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        let locked = try sandbox.rejoin(arguments)
+        XCTAssertEqual(locked.status, 11, locked.output)
+        close(fd)
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
+
+    /// "an unfinished rejoin from A is recorded ... Rerun with --from A": the same server by
+    /// another name is refused; the rerun with the recorded one finishes.
+    func testAnUnfinishedRunFromAnotherUpstreamNameThenTheRecordedOne() throws {
+        let f = try Failover.make(in: sandbox)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "set-aside:after"]).status, 128 + SIGKILL)
+        let other = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: "localhost:\(f.pg2.port)"))
+        XCTAssertEqual(other.status, 10, other.output)
+        XCTAssertTrue(other.stderr.contains("Rerun with --from \(f.pg2.address)"), other.stderr)
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
+
+    /// "upstream ... is in recovery (a standby) ...; pass --from the current primary": once it
+    /// is the primary (promoted), the rerun finishes.
+    func testAStandbyUpstreamThenThePrimary() throws {
+        let f = try Failover.make(in: sandbox, promote: false)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        let refused = try sandbox.rejoin(arguments)
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("pass --from the current primary"), refused.stderr)
+        try f.pg2.promote()
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
+
+    /// "could not stop the local server ... Stop it by hand, then rerun".
+    func testAStopThatFailsThenStoppedByHand() throws {
+        let f = try Failover.make(in: sandbox)
+        try f.pg1.start()
+        let config = sandbox.root + "/stop-fails.toml"
+        try "[commands]\nstop = [\"/bin/false\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, extra: ["--demote", "--config", config])
+        let failed = try sandbox.rejoin(arguments)
+        XCTAssertEqual(failed.status, 20, failed.output)
+        XCTAssertTrue(failed.stderr.contains("Stop it by hand, then rerun"), failed.stderr)
+        XCTAssertTrue(f.pg1.isRunning)
+        try f.pg1.stop()
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
 }

@@ -70,3 +70,19 @@ final class NodeReplicationSettingsTests: XCTestCase {
         XCTAssertFalse(text.contains("stale"))
     }
 }
+
+/// Every file a run names after itself must be its own: two runs in one second get
+/// different run ids.
+final class RunIDTests: XCTestCase {
+    func testARunIDAlreadyUsedGetsASuffix() throws {
+        let temp = try TemporaryDirectory("run-id")
+        let pgdata = temp.path + "/data", work = pgdata + ".rejoin"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let date = Date(timeIntervalSince1970: 1_767_225_600)   // 2026-01-01T00:00:00Z
+        XCTAssertEqual(PreflightStep.uniqueRunID(pgdata: pgdata, workDirectory: work, at: date), "20260101T000000Z")
+        try FileManager.default.createDirectory(atPath: pgdata + ".old-20260101T000000Z", withIntermediateDirectories: true)
+        XCTAssertEqual(PreflightStep.uniqueRunID(pgdata: pgdata, workDirectory: work, at: date), "20260101T000000Z-2")
+        try FileManager.default.createDirectory(atPath: work + "/divergence-20260101T000000Z-2", withIntermediateDirectories: true)
+        XCTAssertEqual(PreflightStep.uniqueRunID(pgdata: pgdata, workDirectory: work, at: date), "20260101T000000Z-3")
+    }
+}

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Judged once, at the end of the run that set the copy aside (the upstream's timeline history
 /// is at hand then), by pg_waldump over the copy's own pg_wal from the fork; the verdict is kept
-/// in the working directory (`lost-RUN/verdict.txt`), never inside the copy, which stays byte
+/// in the working directory (`lost-RUN/verdict.txt`, RUN as in the copy's name), never inside the copy, which stays byte
 /// for byte what the failed primary left. A copy without a verdict (an older version's, or one
 /// that could not be judged) counts as holding lost commits: unknown is kept.
 public enum LostCommits {
@@ -51,7 +51,8 @@ public enum LostCommits {
         workDirectory + "/lost-" + runID + "/verdict.txt"
     }
 
-    /// The verdict recorded for the copy of `runID` (the copy's run id, as in its name).
+    /// The verdict recorded for the copy of `runID`: the copy's own run id, as in its name
+    /// (two runs in one second share a run id; their copies do not: `-2`).
     public static func verdict(pgdata: String, runID: String) -> Verdict {
         let file = verdictFile(workDirectory: WorkPaths(pgdata: pgdata).workDirectory, runID: runID)
         guard let text = Files.read(file), let first = text.split(separator: "\n").first else {
@@ -73,7 +74,9 @@ public enum LostCommits {
         case let .lost(commits, fork, last): line = "lost\t\(commits)\t\(fork)\t\(last ?? "")"
         case let .unknown(reason): line = "unknown\t\(reason)"
         }
-        let file = verdictFile(workDirectory: plan.workDirectory, runID: plan.runID)
+        let name = (plan.oldDataDirectory as NSString).lastPathComponent
+        let copyRun = name.range(of: ".old-").map { String(name[$0.upperBound...]) } ?? plan.runID
+        let file = verdictFile(workDirectory: plan.workDirectory, runID: copyRun)
         try Files.makeDirectory(Files.parent(of: file))
         try Files.writeAtomically(Data((line + "\n").utf8), to: file, mode: 0o600)
     }

@@ -27,8 +27,6 @@ public struct OldDataCopy: Codable, Sendable, Equatable {
     /// Whether it holds commits no other node has (`LostCommits`), for `old list`.
     public var lostCommits: String?
 
-    /// The run that set it aside (a second copy of the same second carries a `-N` suffix).
-    public var baseRunID: String { String(runID.prefix(16)) }
     /// Set when this is a directory pg_rewind left half-written (`DamagedDirectory`), with
     /// what its marker says: never the old data.
     public var damaged: String?
@@ -94,7 +92,7 @@ public enum OldDataCopies {
     public static func describe(pgdata: String, tools: (_ majorVersion: Int?) async -> PgTools?) async -> [OldDataCopy] {
         var copies = find(pgdata: pgdata)
         for i in copies.indices {
-            copies[i].lostCommits = LostCommits.verdict(pgdata: pgdata, runID: copies[i].baseRunID).description
+            copies[i].lostCommits = LostCommits.verdict(pgdata: pgdata, runID: copies[i].runID).description
             switch copies[i].kind {
             case .directory:
                 copies[i].bytes = treeSize(copies[i].path)
@@ -151,7 +149,7 @@ public enum OldDataCopies {
     /// other node has (`LostCommits`), or a postmaster runs in it (someone is looking at it).
     public static func keptBeyondRetention(_ copy: OldDataCopy, pgdata: String) -> String? {
         if let pid = runningPostmaster(in: copy) { return "a postmaster (pid \(pid)) runs in it" }
-        let verdict = LostCommits.verdict(pgdata: pgdata, runID: copy.baseRunID)
+        let verdict = LostCommits.verdict(pgdata: pgdata, runID: copy.runID)
         return verdict.prunable ? nil : "lost commits \(verdict) (pg-rejoin old remove removes it)"
     }
 
@@ -179,7 +177,7 @@ public enum OldDataCopies {
         for copy in matching {
             if let pid = runningPostmaster(in: copy) { throw OldDataError.running(path: copy.path, pid: pid) }
         }
-        let verdict = LostCommits.verdict(pgdata: pgdata, runID: first.baseRunID)
+        let verdict = LostCommits.verdict(pgdata: pgdata, runID: first.runID)
         for copy in matching { try remove(copy) }
         return (matching.map(\.path), verdict.description)
     }

@@ -112,7 +112,7 @@ public struct PreflightStep {
         }
 
         let paths = WorkPaths(pgdata: pgdata)
-        let runID = Self.runID()
+        let runID = Self.uniqueRunID(pgdata: pgdata, workDirectory: paths.workDirectory)
         let walDirectory = try newWalDirectory(pgdata: pgdata, runID: runID)
         let (needed, overflow) = (upstream.databaseBytes + upstream.databaseBytes / 10).addingReportingOverflow(options.diskReserveBytes)
         let free = Files.freeBytes(at: parent) ?? 0
@@ -123,12 +123,7 @@ public struct PreflightStep {
             throw PreflightError.dataDirectory(path: pgdata, problem: "vanished during preflight")
         }
 
-        var oldData = "\(pgdata).old-\(runID)"
-        var suffix = 2
-        while Files.exists(oldData) {
-            oldData = "\(pgdata).old-\(runID)-\(suffix)"
-            suffix += 1
-        }
+        let oldData = "\(pgdata).old-\(runID)"
         var steps: [StepKind] = [.preflight, .stopLocal, .setAside, .clone]
         if options.keepConfig { steps.append(.keepLocalConfig) }
         steps += [.writeStandbyConfig, .swapIn, .start, .verify]
@@ -231,6 +226,25 @@ public struct PreflightStep {
         let absolute = target.hasPrefix("/") ? target : pgdata + "/" + target
         let base = (absolute as NSString).standardizingPath
         return base + ".rejoin-" + runID
+    }
+
+    /// The time in UTC, with `-2`, `-3` ... when a run of the same second left anything under
+    /// that name (its old copy, or its files in the working directory): every file a run
+    /// names after itself must be its own.
+    static func uniqueRunID(pgdata: String, workDirectory: String, at date: Date = Date()) -> String {
+        let base = runID(date)
+        var candidate = base
+        var suffix = 2
+        func taken(_ id: String) -> Bool {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: workDirectory)) ?? []
+            return Files.exists("\(pgdata).old-\(id)") || OldDataCopies.find(pgdata: pgdata).contains { $0.runID == id }
+                || names.contains { $0.hasSuffix("-" + id) || $0 == "postgresql-\(id).log" }
+        }
+        while taken(candidate) {
+            candidate = "\(base)-\(suffix)"
+            suffix += 1
+        }
+        return candidate
     }
 
     static func runID(_ date: Date = Date()) -> String {

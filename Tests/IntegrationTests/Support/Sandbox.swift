@@ -47,11 +47,13 @@ final class Sandbox {
 
     // MARK: pg-rejoin itself
 
+    /// The package's root, from this file's path.
+    static let repositoryRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
     static let binary: String = {
         if let explicit = ProcessInfo.processInfo.environment["PG_REJOIN_BIN"] { return explicit }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/pg-rejoin").path
+        return repositoryRoot + "/.build/debug/pg-rejoin"
     }()
 
     func rejoin(_ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
