@@ -147,4 +147,86 @@ final class RerunAdviceTests: XCTestCase {
         let rerun = try sandbox.rejoin(arguments)
         XCTAssertEqual(rerun.status, 0, rerun.output)
     }
+
+    /// "--from ... is this node itself ... pass --from the new primary".
+    func testThisNodeAsUpstreamThenTheNewPrimary() throws {
+        let f = try Failover.make(in: sandbox)
+        try f.pg1.start()
+        let refused = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg1.address, extra: ["--demote"]))
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("pass --from the new primary"), refused.stderr)
+        let rerun = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, extra: ["--demote"]))
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
+
+    /// "not enough free space ... Free space ... and rerun": here the space asked for is a
+    /// reserve no disk has; with the default reserve the rerun finishes.
+    func testNotEnoughSpaceThenEnough() throws {
+        let f = try Failover.make(in: sandbox)
+        let refused = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, extra: ["--disk-reserve", "100000TB"]))
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("Free space"), refused.stderr)
+        let rerun = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address))
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
+
+    /// "... exists again but is neither the old nor the new data directory ... Move it aside
+    /// and rerun".
+    func testSomethingInPGDATABeforeSwapInThenMovedAside() throws {
+        let f = try Failover.make(in: sandbox)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "swap-in:before"]).status, 128 + SIGKILL)
+        try FileManager.default.createDirectory(atPath: f.pg1.dataDirectory, withIntermediateDirectories: false)
+        try Sandbox.giveToPostgres(f.pg1.dataDirectory)
+        let occupied = try sandbox.rejoin(arguments)
+        XCTAssertEqual(occupied.status, 20, occupied.output)
+        XCTAssertTrue(occupied.stderr.contains("Move it aside and rerun"), occupied.stderr)
+        try FileManager.default.moveItem(atPath: f.pg1.dataDirectory, toPath: f.pg1.home + "/junk")
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
+
+    /// abort: "... holds neither the old data nor this run's new copy; move it aside by hand,
+    /// then abort again".
+    func testAbortWithSomethingElseInPGDATAThenMovedAside() throws {
+        let f = try Failover.make(in: sandbox)
+        let before = try DataSnapshot(f.pg1.dataDirectory)
+        XCTAssertEqual(try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address),
+                                          environment: ["PG_REJOIN_FAULT": "set-aside:after"]).status, 128 + SIGKILL)
+        try FileManager.default.createDirectory(atPath: f.pg1.dataDirectory, withIntermediateDirectories: false)
+        try Sandbox.giveToPostgres(f.pg1.dataDirectory)
+        let refused = try sandbox.rejoin(["abort", "--pgdata", f.pg1.dataDirectory])
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("move it aside by hand, then abort again"), refused.stderr)
+        try FileManager.default.moveItem(atPath: f.pg1.dataDirectory, toPath: f.pg1.home + "/junk")
+        let abort = try sandbox.rejoin(["abort", "--pgdata", f.pg1.dataDirectory])
+        XCTAssertEqual(abort.status, 0, abort.output)
+        XCTAssertEqual(try DataSnapshot(f.pg1.dataDirectory), before)
+    }
+
+    /// old remove of an unfinished run's old data: "finish it (rerun) or give it up ... first".
+    func testOldRemoveOfAnUnfinishedRunThenFinished() throws {
+        let f = try Failover.make(in: sandbox)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "clone:after"]).status, 128 + SIGKILL)
+        let copy = try XCTUnwrap(siblings(of: f.pg1).first { $0.hasPrefix("data.old-") })
+        let refused = try sandbox.rejoin(["old", "remove", "--pgdata", f.pg1.dataDirectory, copy])
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("finish it (rerun)"), refused.stderr)
+        XCTAssertEqual(try sandbox.rejoin(arguments).status, 0)
+        let removed = try sandbox.rejoin(["old", "remove", "--pgdata", f.pg1.dataDirectory, copy])
+        XCTAssertEqual(removed.status, 0, removed.output)
+    }
+
+    /// --from auto: "no primary among the peers ...; promote one, or pass --from the primary".
+    func testNoPrimaryAmongThePeersThenPromoted() throws {
+        let f = try Failover.make(in: sandbox, promote: false)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: "auto", extra: ["--peers", "\(f.pg1.address),\(f.pg2.address)"])
+        let refused = try sandbox.rejoin(arguments)
+        XCTAssertEqual(refused.status, 14, refused.output)
+        XCTAssertTrue(refused.stderr.contains("promote one, or pass --from the primary"), refused.stderr)
+        try f.pg2.promote()
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
 }
