@@ -229,4 +229,58 @@ final class RerunAdviceTests: XCTestCase {
         let rerun = try sandbox.rejoin(arguments)
         XCTAssertEqual(rerun.status, 0, rerun.output)
     }
+
+    /// "PGPASSWORD serves this run only ... Put the password in a passfile and pass
+    /// --passfile": the rerun with --passfile on the standby that run made writes it into
+    /// primary_conninfo, so the standby still streams after a restart.
+    func testAPasswordByEnvironmentThenThePassfile() throws {
+        let f = try Failover.make(in: sandbox)
+        var arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        let at = try XCTUnwrap(arguments.firstIndex(of: "--passfile"))
+        arguments.removeSubrange(at...(at + 1))
+        let first = try sandbox.rejoin(arguments, environment: ["PGPASSWORD": sandbox.password])
+        XCTAssertEqual(first.status, 0, first.output)
+        XCTAssertTrue(first.output.contains("Put the password in a passfile and pass --passfile"), first.output)
+        XCTAssertFalse(try f.pg1.sql("SHOW primary_conninfo").contains("passfile"))
+
+        let rerun = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address))
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+        XCTAssertTrue(rerun.stdout.contains("already a standby"), rerun.stdout)
+        f.pg1.waitFor("SELECT current_setting('primary_conninfo') LIKE '%passfile=''\(sandbox.passfile)''%'", toBe: "t")
+        try f.pg1.stop()
+        try f.pg1.start()
+        f.pg1.waitFor("SELECT status FROM pg_stat_wal_receiver", toBe: "streaming")
+    }
+
+    /// --from auto: "SPLIT BRAIN ... fence one of them, then rejoin it with --from the other".
+    func testSplitBrainAmongThePeersThenFencedAndRejoined() throws {
+        let f = try Failover.make(in: sandbox)
+        let pg3 = try sandbox.node("pg3")
+        try pg3.cloneAsStandby(of: f.pg2)
+        try pg3.start()
+        pg3.waitFor("SELECT pg_is_in_recovery()", toBe: "t")
+        try pg3.promote()
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: "auto", extra: ["--peers", "\(f.pg2.address),\(pg3.address)"])
+        let refused = try sandbox.rejoin(arguments)
+        XCTAssertEqual(refused.status, 13, refused.output)
+        XCTAssertTrue(refused.stderr.contains("fence one of them, then rejoin it with --from the other"), refused.stderr)
+        // pg3 fenced (stopped; its newer timeline makes it no candidate for a rejoin to pg2,
+        // as pg-rejoin would say), then pg1's rerun finishes.
+        try pg3.stop()
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
+
+    /// "... does not exist; pass --pgdata the failed primary's data directory".
+    func testAWrongPGDATAThenTheRightOne() throws {
+        let f = try Failover.make(in: sandbox)
+        var arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        let at = try XCTUnwrap(arguments.firstIndex(of: f.pg1.dataDirectory))
+        arguments[at] = f.pg1.home + "/no-such-data"
+        let refused = try sandbox.rejoin(arguments)
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("pass --pgdata the failed primary's data directory"), refused.stderr)
+        arguments[at] = f.pg1.dataDirectory
+        XCTAssertEqual(try sandbox.rejoin(arguments).status, 0)
+    }
 }

@@ -62,6 +62,11 @@ final class RootLinkTests: XCTestCase {
         let result = try notify(["MASTER"])
         XCTAssertNotEqual(result.status, 0, result.output)
         XCTAssertTrue(result.stderr.contains("keepalived-notify.log is a symbolic link"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("Remove it (someone may have planted it), then rerun"), result.stderr)
+        try assertVictimsUntouched()
+        // The advice: the link removed, the notify goes through.
+        try FileManager.default.removeItem(atPath: work + "/keepalived-notify.log")
+        XCTAssertEqual(try notify(["MASTER"]).status, 0)
         try assertVictimsUntouched()
     }
 

@@ -40,6 +40,7 @@ public struct Rejoin {
         let control: ControlData, upstream: UpstreamFacts
         switch outcome {
         case let .alreadyStandby(address):
+            addPassfile(to: (try? PreflightStep.validateDataDirectory(options.pgdata)) ?? options.pgdata)
             return .alreadyStandby(address)
         case let .plan(p, local, c, facts, password):
             plan = p
@@ -116,6 +117,26 @@ public struct Rejoin {
         try context.record(JournalRecord(kind: .note, run: plan.runID, message: "resumed by pid \(getpid()) at \(next?.rawValue ?? "end")"))
         delegate.handle(.planned(plan, resumingAt: next))
         return try await execute(context, started: started, lock: lock, resuming: true)
+    }
+
+    /// "Put the password in a passfile and pass --passfile": rerun so on a standby that a
+    /// PGPASSWORD-only run made, the passfile goes into its primary_conninfo (and the server
+    /// reloads it), or it would not find the password after its next restart.
+    private func addPassfile(to pgdata: String) {
+        guard let passfile = options.passfile, let current = HealRun.configuredConninfo(pgdata) else { return }
+        var pairs = ConninfoParser.pairs(current)
+        guard !pairs.contains(where: { $0.0 == "passfile" && $0.1 == passfile }) else { return }
+        pairs.removeAll { $0.0 == "passfile" }
+        pairs.append(("passfile", passfile))
+        let autoConf = pgdata + "/postgresql.auto.conf"
+        let rewritten = ConfigFile(text: Files.read(autoConf) ?? "").setting("primary_conninfo", to: Quoting.conninfo(pairs))
+        do {
+            try Files.writeAtomically(Data(rewritten.text.utf8), to: autoConf, mode: 0o600)
+            if let pid = PostmasterPid.read(dataDirectory: pgdata)?.pid { kill(pid, SIGHUP) }
+            delegate.handle(.info("primary_conninfo now names passfile \(passfile) (the server reloaded it), so the standby finds the password after a restart"))
+        } catch {
+            delegate.handle(.warning("could not add passfile \(passfile) to primary_conninfo: \((error as? LocalizedError)?.errorDescription ?? "\(error)")"))
+        }
     }
 
     /// A resumed run looks at the local server again: an operator may have started the old
