@@ -283,4 +283,80 @@ final class RerunAdviceTests: XCTestCase {
         arguments[at] = f.pg1.dataDirectory
         XCTAssertEqual(try sandbox.rejoin(arguments).status, 0)
     }
+
+    func heal(_ node: PostgresNode, peers: [PostgresNode], extra: [String] = []) throws -> CommandResult {
+        try sandbox.rejoin(["heal", "--pgdata", node.dataDirectory, "--peers", peers.map(\.address).joined(separator: ","),
+                            "--passfile", sandbox.passfile, "--bindir", sandbox.bindir, "--node-name", node.name,
+                            "--verify-timeout", "60"] + extra)
+    }
+
+    /// heal: "an unfinished run rejoins from A, but the primary is now B; finish or undo it by
+    /// hand (`pg-rejoin status`, `pg-rejoin abort`), then heal again".
+    func testHealRefusesAnUnfinishedRunTowardAFormerPrimaryThenAbortAndHealAgain() throws {
+        let f = try Failover.make(in: sandbox)
+        XCTAssertEqual(try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address),
+                                          environment: ["PG_REJOIN_FAULT": "set-aside:after"]).status, 128 + SIGKILL)
+        // Meanwhile pg3, a standby of pg2, becomes the primary and pg2 goes away.
+        let pg3 = try sandbox.node("pg3")
+        try pg3.cloneAsStandby(of: f.pg2)
+        try pg3.start()
+        pg3.waitFor("SELECT count(*) FROM orders", toBe: try f.pg2.sql("SELECT count(*) FROM orders"))
+        try f.pg2.stop()
+        try pg3.promote()
+        let refused = try heal(f.pg1, peers: [f.pg1, f.pg2, pg3])
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("then heal again"), refused.stderr)
+        XCTAssertEqual(try sandbox.rejoin(["abort", "--pgdata", f.pg1.dataDirectory]).status, 0)
+        let again = try heal(f.pg1, peers: [f.pg1, f.pg2, pg3])
+        XCTAssertEqual(again.status, 0, again.output)
+        f.pg1.waitFor("SELECT sender_port FROM pg_stat_wal_receiver", toBe: String(pg3.port))
+    }
+
+    /// heal: "the standby was started but did not stream ... run heal again": a standby stopped
+    /// for maintenance with a replay delay cannot catch up in time; without it, the next heal
+    /// finds it healthy.
+    func testHealStartThatDoesNotCatchUpThenHealAgain() throws {
+        let f = try Failover.make(in: sandbox, promote: false, diverge: false)
+        // Here pg1 is down (stopped cleanly) and pg2 its standby: make pg1 the primary again
+        // and pg2 the standby stopped for maintenance, with a replay delay.
+        try f.pg1.start()
+        f.pg2.waitFor("SELECT status FROM pg_stat_wal_receiver", toBe: "streaming")
+        try f.pg2.sql("ALTER SYSTEM SET recovery_min_apply_delay = '1h'")
+        try f.pg2.stop()
+        try f.pg1.sql("INSERT INTO orders VALUES (8001, 'while pg2 was stopped')")
+        let short = try heal(f.pg2, peers: [f.pg1, f.pg2], extra: ["--verify-timeout", "5"])
+        XCTAssertEqual(short.status, 21, short.output)
+        XCTAssertTrue(short.stderr.contains("run heal again"), short.stderr)
+        try f.pg2.sql("ALTER SYSTEM RESET recovery_min_apply_delay")
+        try f.pg2.sql("SELECT pg_reload_conf()")
+        let again = try heal(f.pg2, peers: [f.pg1, f.pg2])
+        XCTAssertEqual(again.status, 0, again.output)
+        f.pg2.waitFor("SELECT count(*) FROM orders WHERE id = 8001", toBe: "1")
+    }
+
+    /// "... is owned by root ... give it back to its server user (chown -R postgres: ...) and
+    /// rerun".
+    func testARootOwnedDataDirectoryThenGivenBack() throws {
+        try XCTSkipUnless(Command.isRoot, "chown needs root")
+        let f = try Failover.make(in: sandbox)
+        try Command.check(["/bin/chown", "root:root", f.pg1.dataDirectory])
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        let refused = try sandbox.rejoin(arguments)
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("(chown -R postgres: \(f.pg1.dataDirectory)) and rerun"), refused.stderr)
+        try Command.check(["/bin/chown", "-R", "postgres:", f.pg1.dataDirectory])
+        XCTAssertEqual(try sandbox.rejoin(arguments).status, 0)
+    }
+
+    /// "... belongs to postgres, but pg-rejoin runs as nobody ... Run pg-rejoin as postgres or
+    /// as root".
+    func testAnotherUserThenRoot() throws {
+        try XCTSkipUnless(Command.isRoot, "needs root to run as another user")
+        let f = try Failover.make(in: sandbox)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        let refused = try Command.run(["/usr/sbin/runuser", "-u", "nobody", "--", Sandbox.binary] + arguments)
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("Run pg-rejoin as postgres or as root"), refused.stderr)
+        XCTAssertEqual(try sandbox.rejoin(arguments).status, 0)
+    }
 }
