@@ -359,4 +359,34 @@ final class RerunAdviceTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("Run pg-rejoin as postgres or as root"), refused.stderr)
         XCTAssertEqual(try sandbox.rejoin(arguments).status, 0)
     }
+
+    /// "journal ... is damaged at line N ...; nothing was changed. Inspect it, then move it aside
+    /// to start afresh": a finished run's journal with a damaged middle line; moved aside, the
+    /// next run starts afresh and finishes.
+    func testADamagedJournalMovedAside() throws {
+        let f = try Failover.make(in: sandbox)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "set-aside:before"]).status, 128 + SIGKILL)
+        XCTAssertEqual(try sandbox.rejoin(["abort", "--pgdata", f.pg1.dataDirectory]).status, 0)
+        let journal = f.pg1.dataDirectory + ".rejoin/journal.jsonl"
+        var lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertGreaterThan(lines.count, 2)
+        lines[1] = "{not json"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: journal, atomically: false, encoding: .utf8)
+        let refused = try sandbox.rejoin(arguments)
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("Inspect it, then move it aside to start afresh"), refused.stderr)
+        try FileManager.default.moveItem(atPath: journal, toPath: journal + ".damaged")
+        XCTAssertEqual(try sandbox.rejoin(arguments).status, 0)
+    }
+
+    /// Configuration advice: "--from auto needs peers: pass --peers ...".
+    func testFromAutoWithoutPeersThenWithThem() throws {
+        let f = try Failover.make(in: sandbox)
+        let refused = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: "auto"))
+        XCTAssertNotEqual(refused.status, 0, refused.output)
+        XCTAssertTrue(refused.stderr.contains("pass --peers"), refused.stderr)
+        let rerun = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: "auto", extra: ["--peers", "\(f.pg1.address),\(f.pg2.address)"]))
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+    }
 }
