@@ -77,7 +77,7 @@ struct OldListCommand: AsyncParsableCommand, DropsPrivilegesEarly {
             if let data = copy.dataBytes { size += " (of \(ByteCount.format(data)))" }
             rows.append([copy.kind.rawValue + (copy.damaged == nil ? "" : " DAMAGED"), time.string(from: copy.time), size,
                          copy.control?.timeline.map(String.init) ?? "?", copy.control?.checkpointLSN ?? "?",
-                         copy.lostCommits.map { LostCommits.shortForm($0) } ?? "?", copy.path])
+                         copy.lostVerdict?.short ?? "?", copy.path])
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         var lines = rows.map { row in
@@ -86,8 +86,8 @@ struct OldListCommand: AsyncParsableCommand, DropsPrivilegesEarly {
         }
         for copy in copies where copy.problem != nil { lines.append("note: \(copy.path): \(copy.problem ?? "")") }
         for copy in copies {
-            if let lost = copy.lostCommits, !lost.hasPrefix("none") {
-                lines.append("kept: \(copy.path): lost commits \(lost); retention never prunes it, `pg-rejoin old remove` does")
+            if let verdict = copy.lostVerdict, !verdict.prunable {
+                lines.append("kept: \(copy.path): lost commits \(verdict); retention never prunes it, `pg-rejoin old remove` does")
             }
             if let damaged = copy.damaged { lines.append("DAMAGED: \(copy.path): \(damaged); not the old data, do not start it") }
         }

@@ -40,13 +40,6 @@ public enum LostCommits {
         }
     }
 
-    /// The first word of a verdict's description, for a table column.
-    public static func shortForm(_ description: String) -> String {
-        if description.hasPrefix("none") { return "none" }
-        if description.hasPrefix("unknown") { return "unknown" }
-        return description.split(separator: " ").first.map { "\($0) commits" } ?? description
-    }
-
     static func verdictFile(workDirectory: String, runID: String) -> String {
         workDirectory + "/lost-" + runID + "/verdict.txt"
     }

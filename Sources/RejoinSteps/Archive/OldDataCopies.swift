@@ -24,8 +24,11 @@ public struct OldDataCopy: Codable, Sendable, Equatable {
     public var control: OldDataControl?
     /// Why the timeline/LSN is unknown, when it is.
     public var problem: String?
-    /// Whether it holds commits no other node has (`LostCommits`), for `old list`.
+    /// Whether it holds commits no other node has (`LostCommits`), for `old list`; in JSON
+    /// as its description (`lost_commits`).
     public var lostCommits: String?
+    /// The same verdict as a value, for deciding (not encoded).
+    public var lostVerdict: LostCommits.Verdict? = nil
 
     /// Set when this is a directory pg_rewind left half-written (`DamagedDirectory`), with
     /// what its marker says: never the old data.
@@ -92,7 +95,9 @@ public enum OldDataCopies {
     public static func describe(pgdata: String, tools: (_ majorVersion: Int?) async -> PgTools?) async -> [OldDataCopy] {
         var copies = find(pgdata: pgdata)
         for i in copies.indices {
-            copies[i].lostCommits = LostCommits.verdict(pgdata: pgdata, runID: copies[i].runID).description
+            let verdict = LostCommits.verdict(pgdata: pgdata, runID: copies[i].runID)
+            copies[i].lostVerdict = verdict
+            copies[i].lostCommits = verdict.description
             switch copies[i].kind {
             case .directory:
                 copies[i].bytes = treeSize(copies[i].path)
