@@ -72,6 +72,29 @@ final class RerunAdviceTests: XCTestCase {
         XCTAssertEqual(rerun.status, 0, rerun.output)
     }
 
+    /// "did not answer within N s ... raise --connect-timeout on a slow link": through a link
+    /// that holds every connection 4 s, the rerun with a longer --connect-timeout finishes,
+    /// and the standby streams through that same link.
+    func testASlowLinkThenALongerConnectTimeout() throws {
+        let f = try Failover.make(in: sandbox)
+        let link = try SlowLinkProxy(to: f.pg2.port, delay: 4)
+        defer { link.stop() }
+        var arguments = sandbox.rejoinArguments(local: f.pg1, from: link.address)
+        let before = try DataSnapshot(f.pg1.dataDirectory)
+        let refused = try sandbox.rejoin(arguments)
+        XCTAssertEqual(refused.status, 10, refused.output)
+        XCTAssertTrue(refused.stderr.contains("did not answer within 3 s"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("raise --connect-timeout on a slow link"), refused.stderr)
+        XCTAssertEqual(try DataSnapshot(f.pg1.dataDirectory), before, "a refusal changes nothing")
+
+        let at = try XCTUnwrap(arguments.firstIndex(of: "--connect-timeout"))
+        arguments[at + 1] = "20"
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+        try f.pg2.sql("INSERT INTO orders VALUES (9002, 'over the slow link')")
+        f.pg1.waitFor("SELECT count(*) FROM orders WHERE id = 9002", toBe: "1")
+    }
+
     /// `pg-rejoin status` says what to run next; that command, exactly as printed, resumes
     /// (the journal holds the passfile, bindir and node name).
     func testTheCommandStatusPrintsResumesAsItIs() throws {
