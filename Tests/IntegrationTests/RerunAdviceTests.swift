@@ -209,6 +209,22 @@ final class RerunAdviceTests: XCTestCase {
         XCTAssertEqual(rerun.status, 0, rerun.output)
     }
 
+    /// The new copy removed by hand between the clone and the swap-in: the rerun sees the
+    /// clone is no longer done, copies again and finishes. (So "the new copy is neither at
+    /// STAGING nor at PGDATA; rerun to clone again" is only a guard for a copy that vanishes
+    /// while the run itself goes on.)
+    func testTheNewCopyRemovedByHandThenClonedAgain() throws {
+        let f = try Failover.make(in: sandbox)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address)
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "swap-in:before"]).status, 128 + SIGKILL)
+        let staging = try XCTUnwrap(RejoinJournal(pgdata: f.pg1.dataDirectory).stagingDirectory)
+        try FileManager.default.removeItem(atPath: staging)
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+        XCTAssertTrue(rerun.stdout.contains("copied"), rerun.stdout)
+        f.pg1.waitFor("SELECT pg_is_in_recovery()", toBe: "t")
+    }
+
     /// abort: "... holds neither the old data nor this run's new copy; move it aside by hand,
     /// then abort again".
     func testAbortWithSomethingElseInPGDATAThenMovedAside() throws {
