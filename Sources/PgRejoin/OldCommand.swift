@@ -90,6 +90,7 @@ struct OldListCommand: AsyncParsableCommand, DropsPrivilegesEarly {
                 lines.append("kept: \(copy.path): lost commits \(verdict); retention never prunes it, `pg-rejoin old remove` does")
             }
             if let damaged = copy.damaged { lines.append("DAMAGED: \(copy.path): \(damaged); not the old data, do not start it") }
+            for tablespace in copy.tablespaces ?? [] { lines.append("tablespace: \(copy.path): \(tablespace) (counted in its size, removed with it)") }
         }
         StandardStreams.out(lines.joined(separator: "\n") + "\n")
     }

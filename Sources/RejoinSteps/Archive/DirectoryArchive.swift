@@ -124,6 +124,9 @@ public struct DirectoryArchive {
             let path = relative == "." ? directory : directory + "/" + relative
             var st = stat()
             guard lstat(path, &st) == 0 else { throw ArchiveError.io(operation: "read the attributes of", path: path, errno: errno) }
+            if Self.isSetAsideTablespace(relative, path: path), stat(path, &st) != 0 {
+                throw ArchiveError.io(operation: "read the attributes of", path: path, errno: errno)
+            }
             var entry = ArchiveManifest.Entry(path: relative, type: .file, mode: UInt32(st.st_mode) & 0o7777,
                                               uid: st.st_uid, gid: st.st_gid, mtime: Int64(st.st_mtim.tv_sec),
                                               mtimeNanoseconds: Int(st.st_mtim.tv_nsec), size: nil, sha256: nil, xxh128: nil, target: nil)
@@ -151,6 +154,16 @@ public struct DirectoryArchive {
         return ArchiveManifest(format: ArchiveManifest.formatVersion, created: created, source: directory, root: root,
                                compression: compression.rawValue, checksum: ChecksumAlgorithm.written, runID: nil, control: nil,
                                totalBytes: total, entries: entries, skipped: skipped)
+    }
+
+    /// A copy's link to the tablespace its run set aside (`pg_tblspc/OID` to
+    /// `…/pg-rejoin-old-RUN`): archived as the directory it leads to, so the archive holds the
+    /// tablespace's files (restored, it is an in-place tablespace, which PostgreSQL reads the
+    /// same way). Any other link is kept as a link.
+    static func isSetAsideTablespace(_ relative: String, path: String) -> Bool {
+        let parts = relative.split(separator: "/")
+        guard parts.count == 2, parts[0] == "pg_tblspc", Files.isSymlink(path), let target = try? readLink(path) else { return false }
+        return (target as NSString).lastPathComponent.hasPrefix(TablespacePlan.oldPrefix) && Files.isDirectory(path)
     }
 
     /// The names in a directory, sorted, without "." and "..".

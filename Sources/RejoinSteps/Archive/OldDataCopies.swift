@@ -33,9 +33,12 @@ public struct OldDataCopy: Codable, Sendable, Equatable {
     /// Set when this is a directory pg_rewind left half-written (`DamagedDirectory`), with
     /// what its marker says: never the old data.
     public var damaged: String?
+    /// A directory copy's tablespaces, set aside beside their own files
+    /// (`…/pg-rejoin-old-RUN`); counted in `bytes`, removed with the copy.
+    public var tablespaces: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case kind, path, name, time, bytes, control, problem, damaged
+        case kind, path, name, time, bytes, control, problem, damaged, tablespaces
         case lostCommits = "lost_commits"
         case runID = "run"
         case dataBytes = "data_bytes"
@@ -100,7 +103,9 @@ public enum OldDataCopies {
             copies[i].lostCommits = verdict.description
             switch copies[i].kind {
             case .directory:
-                copies[i].bytes = treeSize(copies[i].path)
+                let tablespaces = tablespaceDirectories(of: copies[i].path, runID: copies[i].runID)
+                copies[i].bytes = ([copies[i].path] + tablespaces).reduce(0) { $0 + treeSize($1) }
+                if !tablespaces.isEmpty { copies[i].tablespaces = tablespaces }
                 copies[i].damaged = DamagedDirectory.description(of: copies[i].path)
                 let major = Files.read(copies[i].path + "/PG_VERSION").flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
                 guard let pg = await tools(major) else {
@@ -193,12 +198,26 @@ public enum OldDataCopies {
     public static func remove(_ copy: OldDataCopy) throws {
         switch copy.kind {
         case .directory:
+            // Its tablespaces first: the copy's links are what finds them.
+            for tablespace in tablespaceDirectories(of: copy.path, runID: copy.runID) {
+                let doomed = tablespace + removingSuffix
+                try Files.rename(tablespace, to: doomed)
+                try Files.removeTree(doomed)
+            }
             let doomed = copy.path + removingSuffix
             try Files.rename(copy.path, to: doomed)
             try Files.removeTree(doomed)
         case .archive:
             try Files.removeTree(copy.path)
             try Files.removeTree(copy.manifestFile ?? DirectoryArchive.manifestFile(forArchive: copy.path))
+        }
+    }
+
+    /// The tablespace directories a copy's links lead to, when they are the ones its run set
+    /// aside (`pg-rejoin-old-RUN`): a link anywhere else is the operator's, never removed.
+    public static func tablespaceDirectories(of copy: String, runID: String) -> [String] {
+        LocalTablespaces.read(copy).links.map(\.location).filter {
+            ($0 as NSString).lastPathComponent == TablespacePlan.oldPrefix + runID && Files.isDirectory($0) && !Files.isSymlink($0)
         }
     }
 

@@ -79,9 +79,14 @@ public struct AbortRun {
                 try Files.removeTree(plan.stagingDirectory)
                 try Files.rename(plan.pgdata, to: plan.stagingDirectory)
             }
+            // The tablespaces before PGDATA, so the old data is whole when it is back.
+            for tablespace in plan.tablespaces ?? [] {
+                try TablespaceMoves.restore(tablespace, run: plan.runID, cloned: context.tablespaceIdentity(tablespace), oldData: old)
+            }
             try Files.rename(old, to: plan.pgdata)
         }
         try Files.removeTree(plan.stagingDirectory)
+        for tablespace in context.clonedTablespaces { try Files.removeTree(tablespace.newLocation(run: plan.runID)) }
         if let wal = plan.walDirectory { try Files.removeTree(wal) }
         let damaged = DamagedDirectory.description(of: plan.pgdata)
         try journal.append(JournalRecord(kind: .aborted, run: plan.runID,

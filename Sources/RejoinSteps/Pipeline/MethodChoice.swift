@@ -23,8 +23,9 @@ public enum MethodChoice {
             plan.decisions = ["method basebackup: requested"]
             return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
         }
-        let checks = RewindChecks.run(control: control, tools: tools, endpoint: plan.upstream, upstreamTimeline: upstreamTimeline,
+        var checks = RewindChecks.run(control: control, tools: tools, endpoint: plan.upstream, upstreamTimeline: upstreamTimeline,
                                        known: upstreamSettings)
+        if let check = tablespaceCheck(plan.tablespaces ?? []) { checks.append(check) }
         plan.decisions = checks.map { "rewind check \($0.line)" }
         let failed = checks.filter { !$0.passed }
         if failed.isEmpty {
@@ -38,6 +39,20 @@ public enum MethodChoice {
         plan.decisions?.append("method basebackup: pg_rewind is not possible (\(failed.map(\.name).joined(separator: ", "))), "
                                + "so a full copy, whose time follows the database size; the check above says what would allow a rewind")
         return switchTo(.basebackup, plan: plan, keepConfig: keepConfig)
+    }
+
+    /// pg_rewind works through the node's own tablespace links; one the upstream created after
+    /// the fork it would link to the upstream's path without creating it there. The copy path
+    /// creates it where streaming replication would.
+    static func tablespaceCheck(_ tablespaces: [TablespacePlan]) -> RewindCheck? {
+        guard !tablespaces.isEmpty else { return nil }
+        let missing = tablespaces.filter { !$0.local }
+        if missing.isEmpty {
+            return RewindCheck(name: "tablespaces", passed: true,
+                               detail: "this node has every tablespace of the upstream (\(tablespaces.map(\.label).joined(separator: ", "))); pg_rewind works through their links")
+        }
+        return RewindCheck(name: "tablespaces", passed: false,
+                           detail: "the upstream has \(missing.map(\.label).joined(separator: ", ")), which this node lacks (created after the fork); a full copy creates it at \(missing.map(\.location).joined(separator: ", "))")
     }
 
     /// After pg_rewind failed or was interrupted: a full copy, with the directory pg_rewind

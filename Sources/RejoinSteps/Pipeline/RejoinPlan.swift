@@ -59,6 +59,9 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     /// The old data directory's own slots (pg_replslot), dropped after verify where they
     /// came along (a rewind keeps them).
     public var carriedSlots: [String]?
+    /// The tablespaces the copy path sets aside, copies and swaps in beside PGDATA (a rewind
+    /// keeps the node's own links and works through them).
+    public var tablespaces: [TablespacePlan]?
 
     /// postgresql.conf when it lives outside PGDATA: crash recovery and pg_rewind need it.
     public var configFile: String? { cluster?.configFile }

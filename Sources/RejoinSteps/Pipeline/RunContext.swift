@@ -34,6 +34,16 @@ public final class RunContext: @unchecked Sendable {
         return FileIdentity(device: device, inode: inode)
     }
 
+    /// The tablespaces the clone copied (the upstream has them), each swapped in with PGDATA.
+    public var clonedTablespaces: [TablespacePlan] { (plan.tablespaces ?? []).filter { $0.upstreamLocation != nil } }
+
+    /// A cloned tablespace's version directory, by identity, as the clone recorded it.
+    public func tablespaceIdentity(_ tablespace: TablespacePlan) -> FileIdentity? {
+        guard let device = state.facts["tablespace.\(tablespace.oid).device"].flatMap(UInt64.init),
+              let inode = state.facts["tablespace.\(tablespace.oid).inode"].flatMap(UInt64.init) else { return nil }
+        return FileIdentity(device: device, inode: inode)
+    }
+
     /// Where the new copy is now: staging before swap-in, PGDATA after. Found by identity.
     /// A rewind works in place: PGDATA itself.
     public func newDataDirectory() -> String? {

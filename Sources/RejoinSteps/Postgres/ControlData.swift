@@ -20,6 +20,8 @@ public struct ControlData: Sendable, Equatable {
     public var timeline: Int? { fields["Latest checkpoint's TimeLineID"].flatMap { Int($0) } }
     public var checkpointLocation: String? { fields["Latest checkpoint location"] }
     public var dataChecksumsEnabled: Bool { (fields["Data page checksum version"].flatMap { Int($0) } ?? 0) != 0 }
+    /// Part of a tablespace's version directory name (`PG_15_202209061`).
+    public var catalogVersion: String? { fields["Catalog version number"] }
     public var walLogHints: Bool { fields["wal_log_hints setting"] == "on" }
 
     /// "shut down" for a primary stopped cleanly, "shut down in recovery" for a standby.

@@ -8,7 +8,7 @@ public struct UpstreamFacts: Sendable, Equatable {
     public var inRecovery: Bool
     public var versionNumber: Int
     public var databaseBytes: UInt64
-    public var tablespaces: [String]
+    public var tablespaces: [UpstreamTablespace]
     /// The probe's SQL connection was served by a child of the local postmaster: the "upstream"
     /// is this very node.
     public var servedByLocalPostmaster: Bool = false
@@ -117,7 +117,7 @@ public enum UpstreamProbe {
             inRecovery: facts.row[0] == "t",
             versionNumber: facts.row[1].flatMap { Int($0) } ?? 0,
             databaseBytes: facts.row[2].flatMap { UInt64($0) } ?? 0,
-            tablespaces: (facts.row[3] ?? "").split(separator: ",").map(String.init),
+            tablespaces: UpstreamTablespace.parse(json: facts.row[3]),
             servedByLocalPostmaster: facts.servedLocally,
             rewindSettings: facts.rewindSettings
         )
@@ -146,8 +146,8 @@ public enum UpstreamProbe {
                    current_setting('server_version_num'),
                    (SELECT coalesce(sum(pg_database_size(oid)), 0) FROM pg_database
                      WHERE datallowconn AND has_database_privilege(oid, 'CONNECT'))::text,
-                   (SELECT coalesce(string_agg(spcname, ','), '') FROM pg_tablespace
-                     WHERE spcname NOT IN ('pg_default', 'pg_global')),
+                   (SELECT coalesce(json_agg(json_build_array(oid::text, spcname, pg_tablespace_location(oid))), '[]')::text
+                      FROM pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global')),
                    pg_backend_pid()
             """).first, first.count == 5 else {
             throw PgError.unexpectedResult(target: endpoint.address.description, sql: "preflight query")

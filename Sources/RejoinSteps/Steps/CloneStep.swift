@@ -15,7 +15,13 @@ public struct CloneStep: Step {
     public func isDone(_ context: RunContext) async throws -> Bool {
         // Done means a finished copy exists: staging with its manifest, or already swapped in.
         guard context.state.isDone(.clone), let location = context.newDataDirectory() else { return false }
-        return location == context.plan.pgdata || Files.exists(location + "/backup_manifest")
+        let run = context.plan.runID
+        let tablespacesThere = context.clonedTablespaces.allSatisfy { tablespace in
+            let identity = context.tablespaceIdentity(tablespace)
+            return identity != nil && [tablespace.current, tablespace.newLocation(run: run) + "/" + tablespace.versionDirectory]
+                .contains { FileIdentity.of($0) == identity }
+        }
+        return tablespacesThere && (location == context.plan.pgdata || Files.exists(location + "/backup_manifest"))
     }
 
     public func run(_ context: RunContext) async throws -> [String: String] {
@@ -26,11 +32,18 @@ public struct CloneStep: Step {
         OrphanChildren.terminate(program: "pg_basebackup", flag: "-D", value: plan.stagingDirectory)
         try Files.removeTree(plan.stagingDirectory)
         if let wal = plan.walDirectory { try Files.removeTree(wal) }
+        // Each tablespace is copied beside its own files (`TablespacePlan`), never into the
+        // upstream's path, which on this node may be the old data.
+        for tablespace in context.clonedTablespaces { try Files.removeTree(tablespace.newLocation(run: plan.runID)) }
         var arguments = ["-D", plan.stagingDirectory, "-X", "stream", "--checkpoint=fast",
                          "-h", plan.upstream.address.host, "-p", String(plan.upstream.address.port),
                          "-U", plan.upstream.user, "--no-password", "--progress"]
         if let wal = plan.walDirectory { arguments += ["--waldir", wal] }
         if let rate = plan.maxRate { arguments += ["--max-rate", rate] }
+        for tablespace in context.clonedTablespaces {
+            guard let upstream = tablespace.upstreamLocation else { continue }
+            arguments.append("--tablespace-mapping=" + Self.mappingPart(upstream) + "=" + Self.mappingPart(tablespace.newLocation(run: plan.runID)))
+        }
         let command = ChildCommand(context.tools.path("pg_basebackup"), arguments, environment: plan.upstream.childEnvironment)
         let progress = ProgressParser(total: plan.upstreamBytes)
         let delegate = context.delegate
@@ -51,14 +64,28 @@ public struct CloneStep: Step {
             throw StepError.cloneIncomplete(staging: plan.stagingDirectory)
         }
         chmod(plan.stagingDirectory, 0o700)
+        var facts: [String: String] = [:]
+        for tablespace in context.clonedTablespaces {
+            let cloned = tablespace.newLocation(run: plan.runID) + "/" + tablespace.versionDirectory
+            guard let identity = FileIdentity.of(cloned) else {
+                throw StepError.cloneFailed(detail: "it exited 0 but wrote no \(cloned) for tablespace \(tablespace.label)")
+            }
+            facts["tablespace.\(tablespace.oid).device"] = String(identity.device)
+            facts["tablespace.\(tablespace.oid).inode"] = String(identity.inode)
+        }
         let bytes = progress.lastDone
-        return [
+        return facts.merging([
             "staging.path": plan.stagingDirectory,
             "staging.device": String(identity.device),
             "staging.inode": String(identity.inode),
             "clone.bytes": String(bytes),
             "summary": "copied \(ByteCount.format(bytes))",
-        ]
+        ]) { $1 }
+    }
+
+    /// One side of `--tablespace-mapping=OLD=NEW`: pg_basebackup reads `\=` as a literal `=`.
+    static func mappingPart(_ path: String) -> String {
+        path.replacingOccurrences(of: "=", with: "\\=")
     }
 }
 

@@ -19,7 +19,7 @@ public enum PreflightError: LocalizedError, RejoinFailure, Equatable {
     case differentCluster(address: String, upstream: String, local: String)
     case versionMismatch(address: String, upstream: Int, local: Int)
     case timelineBehind(address: String, upstream: Int, local: Int)
-    case tablespaces(detail: String)
+    case tablespace(problem: String, advice: String)
     case notEnoughSpace(path: String, needed: UInt64, free: UInt64, reserve: UInt64)
     case localPrimaryRunning(pgdata: String)
     case localPrimaryRunningOnResume(pgdata: String, runID: String)
@@ -77,8 +77,8 @@ public enum PreflightError: LocalizedError, RejoinFailure, Equatable {
             return "upstream \(address) runs PostgreSQL \(upstream), the local data directory is \(local); streaming replication needs the same major version. Nothing was changed"
         case let .timelineBehind(address, upstream, local):
             return "upstream \(address) is on timeline \(upstream), older than the local timeline \(local): the local node is the newer primary. Do not rejoin it; check which node is really primary. Nothing was changed"
-        case let .tablespaces(detail):
-            return "\(detail); pg-rejoin does not yet relocate tablespaces, so it stops before changing anything. Rejoin this node by hand. Nothing was changed"
+        case let .tablespace(problem, advice):
+            return "\(problem). \(advice). Nothing was changed"
         case let .notEnoughSpace(path, needed, free, reserve):
             return "not enough free space for the copy on the filesystem of \(path): need \(ByteCount.format(needed)) (the upstream's size, 10% more, and --disk-reserve \(ByteCount.format(reserve)) left free), \(ByteCount.format(free)) free. Free space (old data directories from earlier rejoins are candidates) and rerun. Nothing was changed"
         case let .localPrimaryRunning(pgdata):

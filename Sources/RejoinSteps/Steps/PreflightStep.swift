@@ -96,13 +96,8 @@ public struct PreflightStep {
             break
         }
 
-        if !upstream.tablespaces.isEmpty {
-            throw PreflightError.tablespaces(detail: "the upstream has tablespaces (\(upstream.tablespaces.joined(separator: ", ")))")
-        }
-        let localTablespaces = (try? FileManager.default.contentsOfDirectory(atPath: pgdata + "/pg_tblspc")) ?? []
-        if !localTablespaces.isEmpty {
-            throw PreflightError.tablespaces(detail: "the local data directory has tablespaces (pg_tblspc is not empty)")
-        }
+        let tablespaces = try Self.planTablespaces(pgdata: pgdata, major: localMajor, control: control,
+                                                   upstream: upstream.tablespaces, user: user)
 
         // The node's own replication settings: what would keep the new standby from ever
         // verifying is refused now, what it keeps is recorded in the plan.
@@ -114,10 +109,21 @@ public struct PreflightStep {
         let paths = WorkPaths(pgdata: pgdata)
         let runID = Self.uniqueRunID(pgdata: pgdata, workDirectory: paths.workDirectory)
         let walDirectory = try newWalDirectory(pgdata: pgdata, runID: runID)
-        let (needed, overflow) = (upstream.databaseBytes + upstream.databaseBytes / 10).addingReportingOverflow(options.diskReserveBytes)
-        let free = Files.freeBytes(at: parent) ?? 0
-        guard !overflow, free >= needed else {
-            throw PreflightError.notEnoughSpace(path: parent, needed: overflow ? .max : needed, free: free, reserve: options.diskReserveBytes)
+        // A tablespace on a disk of its own needs about what its old files take there; the
+        // rest of the database lands beside PGDATA.
+        var pgdataBytes = upstream.databaseBytes
+        var spaces: [(path: String, bytes: UInt64)] = []
+        for tablespace in tablespaces where tablespace.local && Files.deviceOf(tablespace.location) != Files.deviceOf(parent) {
+            let bytes = OldDataCopies.treeSize(tablespace.current)
+            pgdataBytes -= min(bytes, pgdataBytes)
+            spaces.append((tablespace.location, bytes))
+        }
+        for (path, bytes) in [(parent, pgdataBytes)] + spaces {
+            let (needed, overflow) = (bytes + bytes / 10).addingReportingOverflow(options.diskReserveBytes)
+            let free = Files.freeBytes(at: path) ?? 0
+            guard !overflow, free >= needed else {
+                throw PreflightError.notEnoughSpace(path: path, needed: overflow ? .max : needed, free: free, reserve: options.diskReserveBytes)
+            }
         }
         guard let oldIdentity = FileIdentity.of(pgdata) else {
             throw PreflightError.dataDirectory(path: pgdata, problem: "vanished during preflight")
@@ -149,6 +155,7 @@ public struct PreflightStep {
         if let name = plan.slotName, SlotChoice.problem(name) != nil {
             throw SlotError.badName(name, problem: "the node's primary_slot_name is not a valid slot name")
         }
+        if !tablespaces.isEmpty { plan.tablespaces = tablespaces }
         let slots = ReplicationSlots.onDisk(pgdata)
         if !slots.isEmpty { plan.carriedSlots = slots }
         let kept = own.keptConninfoOptions
@@ -275,5 +282,57 @@ public struct PreflightStep {
             throw PreflightError.primariesChanged(chosen: address, now: primaries.map(\.description),
                                                   peers: observations.map(\.description))
         }
+    }
+}
+
+extension PreflightStep {
+    /// The node's tablespaces and the upstream's, matched by OID (physical replication keeps
+    /// OIDs): where each lives on this node, and what the copy path will move. Refuses, before
+    /// anything changes, what the moves could not do.
+    static func planTablespaces(pgdata: String, major: Int, control: ControlData, upstream: [UpstreamTablespace],
+                                user: String) throws -> [TablespacePlan] {
+        let (links, problems) = LocalTablespaces.read(pgdata)
+        if let problem = problems.first {
+            throw PreflightError.tablespace(problem: problem, advice: "PostgreSQL keeps only symlinks (and in-place tablespace directories) there; move it away")
+        }
+        // In-place tablespaces (relative locations) are part of PGDATA on both sides.
+        let remote = upstream.filter { $0.location.hasPrefix("/") }
+        guard !links.isEmpty || !remote.isEmpty else { return [] }
+        guard let version = LocalTablespaces.versionDirectory(major: major, control: control) else {
+            throw PreflightError.tablespace(problem: "pg_controldata of \(pgdata) shows no catalog version, so the tablespaces' directory name is unknown",
+                                            advice: "Check the data directory with pg_controldata")
+        }
+        var plans: [TablespacePlan] = []
+        for link in links {
+            let theirs = remote.first { $0.oid == link.oid }
+            let plan = TablespacePlan(oid: link.oid, name: theirs?.name, location: link.location, upstreamLocation: theirs?.location,
+                                      versionDirectory: version, local: true)
+            guard Files.isDirectory(plan.current) else {
+                throw PreflightError.tablespace(problem: "tablespace \(plan.label): \(plan.current) is missing (pg_tblspc/\(link.oid) points to \(link.location))",
+                                                advice: "Mount or restore the tablespace's disk, then rerun")
+            }
+            guard access(link.location, W_OK) == 0 else {
+                throw PreflightError.tablespace(problem: "tablespace \(plan.label): \(user) may not write \(link.location), where its old files are set aside beside the new copy",
+                                                advice: "Give \(link.location) to the data directory's owner, then rerun")
+            }
+            plans.append(plan)
+        }
+        for theirs in remote where !links.contains(where: { $0.oid == theirs.oid }) {
+            // Created on the upstream after the fork: where streaming replication would put it.
+            let plan = TablespacePlan(oid: theirs.oid, name: theirs.name, location: (theirs.location as NSString).standardizingPath,
+                                      upstreamLocation: theirs.location, versionDirectory: version, local: false)
+            if Files.exists(plan.current) {
+                throw PreflightError.tablespace(problem: "the upstream's tablespace \(plan.label) is not in \(pgdata)/pg_tblspc, but \(plan.current) exists on this node",
+                                                advice: "Move \(plan.current) aside (it is not this cluster's), then rerun")
+            }
+            var existing = plan.location
+            while !Files.exists(existing) && existing != "/" { existing = Files.parent(of: existing) }
+            guard Files.isDirectory(existing), access(existing, W_OK) == 0 else {
+                throw PreflightError.tablespace(problem: "the upstream's tablespace \(plan.label) is at \(plan.location), which \(user) cannot create on this node",
+                                                advice: "Create \(plan.location) owned by the data directory's owner, then rerun")
+            }
+            plans.append(plan)
+        }
+        return plans
     }
 }

@@ -9,6 +9,7 @@ public enum StepError: LocalizedError, RejoinFailure {
     case cloneIncomplete(staging: String)
     case newDataMissing(staging: String, pgdata: String)
     case pgdataOccupied(pgdata: String)
+    case tablespaceMissing(tablespace: String, path: String, expected: String)
     case startFailed(pgdata: String, log: String, detail: String)
     case verifyTimedOut(seconds: Int, waitingFor: String, logTail: [String])
 
@@ -31,6 +32,8 @@ public enum StepError: LocalizedError, RejoinFailure {
             return "the new copy is neither at \(staging) nor at \(pgdata); rerun to clone again"
         case let .pgdataOccupied(pgdata):
             return "\(pgdata) exists again but is neither the old nor the new data directory; something else created it. Move it aside and rerun"
+        case let .tablespaceMissing(tablespace, path, expected):
+            return "tablespace \(tablespace): its files are neither at \(path) nor at \(expected); pg-rejoin stops rather than guess. Find them (mount the tablespace's disk?), then rerun"
         case let .startFailed(pgdata, log, detail):
             return "the standby in \(pgdata) did not start: \(detail). Its log is \(log); fix the cause and rerun"
         case let .verifyTimedOut(seconds, waitingFor, logTail):

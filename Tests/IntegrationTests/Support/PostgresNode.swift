@@ -11,6 +11,8 @@ final class PostgresNode {
     var dataDirectory: String { home + "/data" }
     var socketDirectory: String { home + "/sock" }
     var logFile: String { home + "/server.log" }
+    /// Where the scenario's tablespace `ts` lives for this node.
+    var tablespaceDirectory: String { home + "/ts" }
     var address: String { "127.0.0.1:\(port)" }
     /// pg_rewind needs it (or data checksums); the fallback tests turn it off.
     var walLogHints = true
@@ -63,9 +65,10 @@ final class PostgresNode {
     }
 
     /// A standby of `primary`, made the way operators do (pg_basebackup -R).
-    func cloneAsStandby(of primary: PostgresNode) throws {
+    func cloneAsStandby(of primary: PostgresNode, tablespaceMapping: [String: String] = [:]) throws {
+        let mappings = tablespaceMapping.map { "--tablespace-mapping=\($0.key)=\($0.value)" }
         try Command.check([tool("pg_basebackup"), "-D", dataDirectory, "-h", "127.0.0.1", "-p", String(primary.port),
-                           "-U", "repl", "-X", "stream", "-R", "--checkpoint=fast", "-w"],
+                           "-U", "repl", "-X", "stream", "-R", "--checkpoint=fast", "-w"] + mappings,
                           asPostgres: true, environment: ["PGPASSFILE": sandbox.passfile])
         // The copy carries the primary's port and socket directory: give it its own.
         try appendToFile(dataDirectory + "/postgresql.conf", localSettings())

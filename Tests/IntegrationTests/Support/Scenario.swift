@@ -17,7 +17,7 @@ struct Failover {
     /// `grants`: what the replication role gets beyond the seed's REPLICATION LOGIN; the
     /// default is nothing, as users have it.
     static func make(in sandbox: Sandbox, promote: Bool = true, diverge: Bool = true, walLogHints: Bool = true,
-                     externalWAL: Bool = false, grants: RoleGrants = [], pg1Settings: String = "",
+                     externalWAL: Bool = false, grants: RoleGrants = [], pg1Settings: String = "", tablespace: Bool = false,
                      beforeFailover: (PostgresNode) throws -> Void = { _ in }) throws -> Failover {
         let pg1 = try sandbox.node("pg1")
         pg1.walLogHints = walLogHints
@@ -27,9 +27,20 @@ struct Failover {
         try pg1.createReplicationRole(sandbox: sandbox, grants: grants)
         try pg1.sql("CREATE TABLE orders (id int PRIMARY KEY, note text)")
         try pg1.sql("INSERT INTO orders SELECT g, 'before' FROM generate_series(1, \(rowsBefore)) g")
-
         let pg2 = try sandbox.node("pg2")
-        try pg2.cloneAsStandby(of: pg1)
+        var mapping: [String: String] = [:]
+        if tablespace {
+            // Table `items` in tablespace `ts`, outside PGDATA; each node keeps it in its own
+            // directory (one host here), as two hosts would at the same path.
+            try FileManager.default.createDirectory(atPath: pg1.tablespaceDirectory, withIntermediateDirectories: true)
+            try Sandbox.giveToPostgres(pg1.tablespaceDirectory)
+            try pg1.sql("CREATE TABLESPACE ts LOCATION '\(pg1.tablespaceDirectory)'")
+            try pg1.sql("CREATE TABLE items (id int PRIMARY KEY, note text) TABLESPACE ts")
+            try pg1.sql("INSERT INTO items SELECT g, 'before' FROM generate_series(1, \(rowsBefore)) g")
+            mapping[pg1.tablespaceDirectory] = pg2.tablespaceDirectory
+        }
+
+        try pg2.cloneAsStandby(of: pg1, tablespaceMapping: mapping)
         try pg2.start()
         pg2.waitFor("SELECT count(*) FROM orders", toBe: String(rowsBefore))
 
@@ -37,6 +48,7 @@ struct Failover {
             // pg2 goes away for a moment; pg1 accepts rows that never reach it, then dies.
             try pg2.stop()
             try pg1.sql("INSERT INTO orders SELECT g, 'lost' FROM generate_series(\(rowsBefore + 1), \(rowsBefore + lostRows)) g")
+            if tablespace { try pg1.sql("INSERT INTO items SELECT g, 'lost' FROM generate_series(\(rowsBefore + 1), \(rowsBefore + lostRows)) g") }
             try beforeFailover(pg1)
             try pg1.crash()
             try pg2.start()
@@ -49,6 +61,7 @@ struct Failover {
         if promote {
             try pg2.promote()
             try pg2.sql("INSERT INTO orders SELECT g, 'after' FROM generate_series(5001, \(5000 + rowsAfter)) g")
+            if tablespace { try pg2.sql("INSERT INTO items SELECT g, 'after' FROM generate_series(5001, \(5000 + rowsAfter)) g") }
             // Before 15 no grant lets the role CHECKPOINT (VersionTests covers that): a rewind
             // test gets the checkpoint on the new timeline an operator or the server would make.
             if grants.contains(.rewind), Int(try pg2.sql("SHOW server_version_num")) ?? 0 < 150000 {
