@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-/// Data directories laid out the way operators lay them out: WAL on its own disk, tablespaces.
+/// Data directories laid out the way operators lay them out: WAL on its own disk, a symlinked
+/// PGDATA, an upstream's tablespace (TablespaceTests has the rest).
 final class DataLayoutTests: XCTestCase {
     var sandbox: Sandbox!
 
@@ -30,7 +31,10 @@ final class DataLayoutTests: XCTestCase {
         XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders"), try f.pg2.sql("SELECT count(*) FROM orders"))
     }
 
-    func testUpstreamTablespacesAreRefusedBeforeAnythingChanges() throws {
+    /// A tablespace the upstream created after the fork is made where streaming replication
+    /// would make it: at the upstream's path. On one host that path holds the upstream's own
+    /// files, so it is refused before anything changes. (TablespaceTests has the node's own.)
+    func testAnUpstreamTablespaceWhosePathIsTakenHereIsRefusedBeforeAnythingChanges() throws {
         let f = try Failover.make(in: sandbox)
         let location = f.pg2.home + "/ts"
         try FileManager.default.createDirectory(atPath: location, withIntermediateDirectories: true)
@@ -39,15 +43,17 @@ final class DataLayoutTests: XCTestCase {
         let before = try DataSnapshot(f.pg1.dataDirectory)
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address))
         XCTAssertEqual(result.status, 10, result.output)
-        XCTAssertTrue(result.stderr.contains("tablespaces (fast)"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("the upstream's tablespace fast ("), result.stderr)
+        XCTAssertTrue(result.stderr.contains("exists on this node"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("Nothing was changed"), result.stderr)
         XCTAssertEqual(try DataSnapshot(f.pg1.dataDirectory), before)
         XCTAssertEqual(siblings(of: f.pg1), [])
     }
 
     /// PGDATA a symlink to the directory on another disk (here: another directory). Set aside,
     /// the directory is renamed and the link dangles: the journal is still found through it.
-    func symlinkedFailover() throws -> (Failover, real: String) {
-        let f = try Failover.make(in: sandbox)
+    func symlinkedFailover(in sandbox: Sandbox? = nil, grants: RoleGrants = []) throws -> (Failover, real: String) {
+        let f = try Failover.make(in: sandbox ?? self.sandbox, grants: grants)
         let disk = f.pg1.home + "/disk"
         try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
         try Sandbox.giveToPostgres(disk)
@@ -90,5 +96,30 @@ final class DataLayoutTests: XCTestCase {
         XCTAssertEqual(heal.status, 0, heal.output)
         XCTAssertTrue(heal.stdout.contains("resume the unfinished rejoin"), heal.stdout)
         XCTAssertEqual(try f.pg1.sql("SELECT status FROM pg_stat_wal_receiver"), "streaming")
+    }
+
+    /// The crash matrix on a symlinked PGDATA, both paths: killed at each step where the link
+    /// dangles or points at a new directory, the same command resumes and the link is kept.
+    func testASymlinkedPGDATAKilledAtEachStepResumes() throws {
+        let cases: [(fault: String, method: String)] = [
+            ("set-aside:during", "basebackup"), ("clone:during", "basebackup"), ("swap-in:during", "basebackup"),
+            ("verify:before", "basebackup"), ("rewind:during", "auto"), ("start:before", "auto"),
+        ]
+        for (fault, method) in cases {
+            let sandbox = try Sandbox()
+            defer { sandbox.tearDown() }
+            let (f, real) = try symlinkedFailover(in: sandbox, grants: method == "auto" ? .rewind : [])
+            let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: method)
+            let killed = try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": fault])
+            XCTAssertEqual(killed.status, 128 + SIGKILL, "\(fault) \(method): \(killed.output)")
+            let status = try sandbox.rejoin(["status", "--pgdata", f.pg1.dataDirectory])
+            XCTAssertEqual(status.status, 40, "\(fault) \(method): \(status.output)")
+            let rerun = try sandbox.rejoin(arguments)
+            XCTAssertEqual(rerun.status, 0, "\(fault) \(method): \(rerun.output)")
+            XCTAssertTrue(rerun.stdout.contains("resuming run"), "\(fault) \(method): \(rerun.stdout)")
+            XCTAssertEqual(try f.pg1.sql("SELECT status FROM pg_stat_wal_receiver"), "streaming", "\(fault) \(method)")
+            XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders"), try f.pg2.sql("SELECT count(*) FROM orders"), "\(fault) \(method)")
+            XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: f.pg1.dataDirectory), real, "\(fault) \(method): the link is kept")
+        }
     }
 }

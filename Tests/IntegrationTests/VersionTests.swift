@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 
 /// What differs between majors, on whichever major PG_BINDIR names (`make test-versions` runs
-/// this on 13 to 18): the binaries must be the data directory's major, and the role's right to
-/// CHECKPOINT depends on it.
+/// this on 13 to 18): the binaries must be the data directory's major, the role's right to
+/// CHECKPOINT depends on it, and pg_rewind restores the target's archived WAL (13+).
 final class VersionTests: XCTestCase {
     var sandbox: Sandbox!
 
@@ -62,5 +62,48 @@ final class VersionTests: XCTestCase {
         } else {
             XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
         }
+    }
+
+    /// The WAL around the fork is gone from the old primary's pg_wal (archived, then recycled
+    /// by its own checkpoints after the fork): pg_rewind gets it through the node's
+    /// restore_command (`--restore-target-wal`, 13+), and the rejoin stays on the fast path.
+    func testTheForkWALOnlyInTheArchiveIsRestoredForTheRewind() throws {
+        let archive = sandbox.root + "/archive"
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        try Sandbox.giveToPostgres(archive)
+        // pg2's copy of the configuration must not restore from pg1's archive (it would replay
+        // the lost WAL from there): the commands are pg1's own, set once pg2 is gone.
+        let settings = """
+            archive_mode = on
+            archive_command = ''
+            wal_keep_size = 0
+            max_wal_size = '32MB'
+            min_wal_size = '32MB'
+            """
+        let f = try Failover.make(in: sandbox, grants: .rewind, pg1Settings: settings) { pg1 in
+            try pg1.sql("ALTER SYSTEM SET archive_command = 'test ! -f \(archive)/%f && cp %p \(archive)/%f'")
+            try pg1.sql("ALTER SYSTEM SET restore_command = 'cp \(archive)/%f %p'")
+            try pg1.sql("SELECT pg_reload_conf()")
+            for round in 0..<4 {
+                try pg1.sql("INSERT INTO orders SELECT g, 'lost' FROM generate_series(\(20000 + round * 100), \(20099 + round * 100)) g")
+                try pg1.sql("SELECT pg_switch_wal()")
+                pg1.waitFor("SELECT count(*) FROM pg_ls_dir('pg_wal/archive_status') f WHERE f LIKE '%.ready'", toBe: "0")
+                try pg1.sql("CHECKPOINT")
+            }
+        }
+        // Where timeline 2 forked from 1, and the segment of timeline 1 that holds it.
+        let history = try f.pg2.sql("SELECT pg_read_file('pg_wal/00000002.history')")
+        let fork = try XCTUnwrap(history.split(separator: "\n").first { $0.hasPrefix("1\t") }?.split(separator: "\t")[1])
+        let halves = fork.split(separator: "/").compactMap { UInt64($0, radix: 16) }
+        let segment = ((halves[0] << 32) | halves[1]) >> 24
+        let name = String(format: "00000001%08X%08X", segment >> 8, segment & 0xFF)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + "/pg_wal/" + name), "\(name) should be recycled")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: archive + "/" + name), "\(name) should be archived")
+
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind"))
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
+        XCTAssertEqual(try f.pg1.sql("SELECT status FROM pg_stat_wal_receiver"), "streaming")
+        XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders"), try f.pg2.sql("SELECT count(*) FROM orders"))
     }
 }

@@ -322,8 +322,8 @@ extension PreflightStep {
             let plan = TablespacePlan(oid: theirs.oid, name: theirs.name, location: (theirs.location as NSString).standardizingPath,
                                       upstreamLocation: theirs.location, versionDirectory: version, local: false)
             if Files.exists(plan.current) {
-                throw PreflightError.tablespace(problem: "the upstream's tablespace \(plan.label) is not in \(pgdata)/pg_tblspc, but \(plan.current) exists on this node",
-                                                advice: "Move \(plan.current) aside (it is not this cluster's), then rerun")
+                throw PreflightError.tablespace(problem: "the upstream's tablespace \(plan.label) is not in \(pgdata)/pg_tblspc, but \(plan.current) already exists on this node",
+                                                advice: "A tablespace created after the fork goes where streaming replication would put it, the upstream's path; if nothing uses what is there (it is the upstream's own when both run on one host), move it aside, then rerun")
             }
             var existing = plan.location
             while !Files.exists(existing) && existing != "/" { existing = Files.parent(of: existing) }
