@@ -6,7 +6,7 @@
 # "N passed, N failed" over the tests of every major.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-suite=${VERSION_SUITE:-'RewindTests|RejoinAfterFailoverTests|RewindCrashTests|HealTests|LeastPrivilegeTests|VersionTests|UnarchivedWALTests|DebianClusterTests|TablespaceTests.testThe(CopyPath|RewindPath)'}
+suite=${VERSION_SUITE:-'RewindTests|RejoinAfterFailoverTests|RewindCrashTests|HealTests|LeastPrivilegeTests|VersionTests|UnarchivedWALTests|DebianClusterTests|LostTransactionsTests|TablespaceTests.testThe(CopyPath|RewindPath)'}
 majors=${PG_MAJORS:-13 14 16 17 18}
 versions=$(PG_MAJORS="$majors" scripts/pg-versions.sh) || exit 1
 passed=0 failed=0 majors_failed=0 table=""

@@ -15,7 +15,7 @@ struct PgRejoinCommand: AsyncParsableCommand {
             stopped. Exit codes are listed in README.md.
             """,
         version: "0.1.0",
-        subcommands: [RejoinCommand.self, StatusCommand.self, AbortCommand.self, OldCommand.self,
+        subcommands: [RejoinCommand.self, StatusCommand.self, AbortCommand.self, OldCommand.self, LostCommand.self,
                       HealCommand.self, KeepalivedNotifyCommand.self, ConfigCommand.self],
         defaultSubcommand: RejoinCommand.self
     )

@@ -52,6 +52,9 @@ struct RejoinCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     @Option(help: ArgumentHelp("The physical replication slot to stream through: a name (made on the upstream if missing), auto (the node's own primary_slot_name, if any; the default) or none.", valueName: "name|auto|none"))
     var slot: String?
 
+    @Option(help: ArgumentHelp("Before a rewind, read the transactions the old primary committed after the fork as rows (`pg-rejoin lost` prints them): capture (the default) or skip.", valueName: "capture|skip"))
+    var lostRows: String?
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -72,6 +75,9 @@ struct RejoinCommand: AsyncParsableCommand, DropsPrivilegesEarly {
         if let nodeName, let problem = NodeName.problem(nodeName) { throw ValidationError(problem) }
         if let oldData, OldDataMode(rawValue: oldData) == nil {
             throw ValidationError("--old-data '\(oldData)' is not known; use one of: \(OldDataMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let lostRows, LostRowsMode(rawValue: lostRows) == nil {
+            throw ValidationError("--lost-rows '\(lostRows)' is not known; use one of: \(LostRowsMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let keepOld, keepOld < 0 { throw ValidationError("--keep-old must be 0 or more, not \(keepOld)") }
         if let diskReserve, ByteCount.parse(diskReserve) == nil {

@@ -39,6 +39,7 @@ extension RejoinCommand {
         s.oldData = oldData
         s.keepOld = keepOld
         s.slot = slot
+        s.lostRows = lostRows
         return s
     }
 }

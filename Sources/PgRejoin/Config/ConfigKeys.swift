@@ -125,6 +125,8 @@ enum ConfigKeys {
                   help: "keep this node's configuration files"),
         ConfigKey(name: "working_directory", kind: .string(\.workingDirectory), option: nil,
                   help: "heal's and keepalived-notify's log and stamp (default PGDATA.rejoin)", check: absolutePath),
+        ConfigKey(name: "lost_rows", kind: .string(\.lostRows), option: "--lost-rows",
+                  help: "before a rewind, read the lost transactions as rows: capture or skip", check: lostRowsMode),
         ConfigKey(name: "old_data", kind: .string(\.oldData), option: "--old-data",
                   help: "after a verified rejoin: keep, archive or discard the old data directory", check: oldDataMode),
         ConfigKey(name: "keep_old", kind: .integer(\.keepOld), option: "--keep-old",
@@ -206,6 +208,12 @@ enum ConfigKeys {
         let text = value as? String ?? ""
         return RejoinMethod(rawValue: text) != nil
             ? nil : "'\(text)' is not known; use one of: \(RejoinMethod.allCases.map(\.rawValue).joined(separator: ", "))"
+    }
+
+    static func lostRowsMode(_ value: Any) -> String? {
+        let text = value as? String ?? ""
+        return LostRowsMode(rawValue: text) != nil
+            ? nil : "'\(text)' is not known; use one of: \(LostRowsMode.allCases.map(\.rawValue).joined(separator: ", "))"
     }
 
     static func oldDataMode(_ value: Any) -> String? {

@@ -48,6 +48,8 @@ struct Settings: Equatable {
     var notifyWaitForPrimary: Int?
     /// The replication slot: a name, auto or none.
     var slot: String?
+    /// Read lost transactions as rows before a rewind: capture or skip.
+    var lostRows: String?
 
     /// `self` (the command line) wins; `base` (the file) fills what `self` leaves out.
     func overriding(_ base: Settings) -> Settings {
@@ -175,6 +177,7 @@ struct EffectiveSettings {
         options.maxRate = settings.maxRate
         options.nodeNameGiven = settings.nodeName != nil
         if let slot = settings.slot, let choice = try? SlotChoice(parsing: slot) { options.slot = choice }
+        options.lostRows = settings.lostRows.flatMap(LostRowsMode.init(rawValue:)) ?? .capture
         if let cluster = debianCluster {
             options.cluster = cluster
             if options.bindir == nil { options.bindir = cluster.bindir }

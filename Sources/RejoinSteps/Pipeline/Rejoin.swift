@@ -170,6 +170,7 @@ public struct Rejoin {
         }
         let plan = context.plan
         try context.record(JournalRecord(kind: .finished, run: plan.runID, message: "verified streaming standby of \(plan.upstream.address)"))
+        LostOldValues.complete(context)
         // Verified and journaled: only now may old data be archived, discarded or pruned (never fails the run).
         let oldData = await OldDataRetention(mode: options.oldData, keep: options.keepOld).apply(context)
         withExtendedLifetime(lock) {}

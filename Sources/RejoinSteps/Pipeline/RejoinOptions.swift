@@ -40,6 +40,8 @@ public struct RejoinOptions: Sendable {
     public var cluster: DebianCluster? = nil
     /// The slot the standby streams through (--slot).
     public var slot: SlotChoice = .auto
+    /// Read the old primary's lost transactions as rows before a rewind (`--lost-rows`).
+    public var lostRows: LostRowsMode = .capture
 
     public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
                 database: String = "postgres", bindir: String? = nil, method: String = "basebackup",
@@ -64,4 +66,9 @@ public struct RejoinOptions: Sendable {
     public var endpoint: UpstreamEndpoint {
         UpstreamEndpoint(address: upstream, user: user, database: database, passfile: passfile, connectTimeout: connectTimeout)
     }
+}
+
+/// `--lost-rows`: whether a rewind first reads what the failover lost as rows.
+public enum LostRowsMode: String, CaseIterable, Sendable {
+    case capture, skip
 }

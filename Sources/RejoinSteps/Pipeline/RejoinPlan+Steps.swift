@@ -6,6 +6,7 @@ extension StepKind {
         case .preflight: return nil
         case .stopLocal: return StopLocalStep()
         case .recoverLocal: return RecoverLocalStep()
+        case .captureLost: return CaptureLostStep()
         case .rewind: return RewindStep()
         case .setAside: return SetAsideStep()
         case .clone: return CloneStep()

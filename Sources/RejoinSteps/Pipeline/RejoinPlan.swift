@@ -62,6 +62,9 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     /// The tablespaces the copy path sets aside, copies and swaps in beside PGDATA (a rewind
     /// keeps the node's own links and works through them).
     public var tablespaces: [TablespacePlan]?
+    /// Whether the lost transactions are read as rows before pg_rewind (`--lost-rows`; nil:
+    /// yes, as plans written before it behave).
+    public var captureLost: Bool?
 
     /// postgresql.conf when it lives outside PGDATA: crash recovery and pg_rewind need it.
     public var configFile: String? { cluster?.configFile }
@@ -81,7 +84,7 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
         let config: [StepKind] = keepConfig ? [.keepLocalConfig] : []
         switch method {
         case .rewind:
-            return [.preflight, .stopLocal, .recoverLocal, .rewind] + config + [.writeStandbyConfig, .start, .verify]
+            return [.preflight, .stopLocal, .recoverLocal, .captureLost, .rewind] + config + [.writeStandbyConfig, .start, .verify]
         case .basebackup, .auto:
             return [.preflight, .stopLocal, .setAside, .clone] + config + [.writeStandbyConfig, .swapIn, .start, .verify]
         }

@@ -3,6 +3,7 @@ public enum StepKind: String, Codable, CaseIterable, Sendable {
     case preflight
     case stopLocal = "stop-local"
     case recoverLocal = "recover-local"
+    case captureLost = "capture-lost"
     case rewind
     case setAside = "set-aside"
     case clone

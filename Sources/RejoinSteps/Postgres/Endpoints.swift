@@ -55,14 +55,14 @@ public struct UpstreamEndpoint: Codable, Sendable, Equatable {
 
 /// The local server, through the socket directory and port its postmaster.pid announces.
 public enum LocalEndpoint {
-    public static func connect(dataDirectory: String, user: String) throws -> PgConnection {
+    public static func connect(dataDirectory: String, user: String, database: String = "postgres") throws -> PgConnection {
         guard let pid = PostmasterPid.read(dataDirectory: dataDirectory) else {
             throw PgError.connect(target: dataDirectory, message: "no postmaster.pid: the local server is not running")
         }
         let host = pid.socketDirectory ?? pid.listenAddress.map { $0 == "*" ? "127.0.0.1" : String($0.split(separator: ",").first ?? "") } ?? "localhost"
         var parameters: [(String, String)] = [
             ("host", host),
-            ("dbname", "postgres"),
+            ("dbname", database),
             ("user", user),
             ("connect_timeout", "5"),
             ("application_name", "pg-rejoin"),

@@ -156,6 +156,7 @@ public struct PreflightStep {
             throw SlotError.badName(name, problem: "the node's primary_slot_name is not a valid slot name")
         }
         if !tablespaces.isEmpty { plan.tablespaces = tablespaces }
+        if options.lostRows == .skip { plan.captureLost = false }
         let slots = ReplicationSlots.onDisk(pgdata)
         if !slots.isEmpty { plan.carriedSlots = slots }
         let kept = own.keptConninfoOptions

@@ -154,6 +154,12 @@ final class PostgresNode {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Runs a script file in one transaction, stopping at the first error.
+    func runScript(_ path: String) throws -> CommandResult {
+        try Command.run([tool("psql"), "-X", "-q", "-h", socketDirectory, "-p", String(port), "-U", "postgres", "-d", "postgres",
+                         "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", path], asPostgres: true)
+    }
+
     /// Polls until `statement` returns `expected`.
     func waitFor(_ statement: String, toBe expected: String, seconds: Double = 30,
                  file: StaticString = #filePath, line: UInt = #line) {

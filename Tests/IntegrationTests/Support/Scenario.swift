@@ -18,6 +18,7 @@ struct Failover {
     /// default is nothing, as users have it.
     static func make(in sandbox: Sandbox, promote: Bool = true, diverge: Bool = true, walLogHints: Bool = true,
                      externalWAL: Bool = false, grants: RoleGrants = [], pg1Settings: String = "", tablespace: Bool = false,
+                     prepare: (PostgresNode) throws -> Void = { _ in },
                      beforeFailover: (PostgresNode) throws -> Void = { _ in }) throws -> Failover {
         let pg1 = try sandbox.node("pg1")
         pg1.walLogHints = walLogHints
@@ -27,6 +28,7 @@ struct Failover {
         try pg1.createReplicationRole(sandbox: sandbox, grants: grants)
         try pg1.sql("CREATE TABLE orders (id int PRIMARY KEY, note text)")
         try pg1.sql("INSERT INTO orders SELECT g, 'before' FROM generate_series(1, \(rowsBefore)) g")
+        try prepare(pg1)
         let pg2 = try sandbox.node("pg2")
         var mapping: [String: String] = [:]
         if tablespace {

@@ -1,0 +1,122 @@
+import Foundation
+
+/// Rewind path, after recover-local: before pg_rewind throws away what the old primary
+/// committed after the fork, those transactions are read as rows into
+/// `PGDATA.rejoin/lost-RUN/lost.json` (`pg-rejoin lost` prints them). The old primary is
+/// started privately as a hot standby of nobody to be read (`PrivateServer`), and stopped
+/// "shut down in recovery", a valid pg_rewind target.
+///
+/// Never fails the rejoin: what cannot be read is written into the report with why, and the
+/// divergence WAL is saved by the rewind step as before.
+public struct CaptureLostStep: Step {
+    public let kind = StepKind.captureLost
+    public init() {}
+
+    public func describe(_ plan: RejoinPlan) -> String {
+        "read the transactions the old primary committed after the fork, as rows, into \(LostFiles.directory(plan))"
+    }
+
+    public func isDone(_ context: RunContext) async throws -> Bool {
+        let plan = context.plan
+        if plan.captureLost == false || context.state.status[.rewind] != nil || context.state.status[.start] != nil { return true }
+        return Files.exists(LostFiles.report(plan))
+    }
+
+    public func run(_ context: RunContext) async throws -> [String: String] {
+        let plan = context.plan
+        let server = PrivateServer(plan: plan, tools: context.tools, children: context.children,
+                                   directory: LostFiles.directory(plan) + "/server")
+        // A look interrupted by a kill leaves its standby.signal: never the node's to keep.
+        try server.removeLeftoverSignal()
+        let report: LostReport
+        do {
+            report = try await capture(context, server: server)
+        } catch {
+            let reason = (error as? LocalizedError)?.errorDescription ?? "\(error)"
+            context.delegate.handle(.warning("lost transactions: could not read them as rows (\(reason)); their WAL is saved with the divergence report"))
+            report = LostReport(format: LostReport.formatVersion, run: plan.runID, systemIdentifier: plan.systemIdentifier, timeline: 0,
+                                fork: "", capturedAt: Date(), tables: [], transactions: [], notes: ["not read as rows: \(reason)"], oldValues: nil)
+        }
+        try? Files.removeTree(server.directory)
+        try LostFiles.write(report, plan: plan)
+        return ["summary": "\(report.transactions.count) lost transaction(s), \(report.changeCount) row change(s) in \(LostFiles.report(plan))",
+                "lost.report": LostFiles.report(plan)]
+    }
+
+    private func capture(_ context: RunContext, server: PrivateServer) async throws -> LostReport {
+        let plan = context.plan
+        let control = try await context.tools.controlData(plan.pgdata)
+        let empty = LostReport(format: LostReport.formatVersion, run: plan.runID, systemIdentifier: plan.systemIdentifier,
+                               timeline: control.timeline ?? 0, fork: "", capturedAt: Date(), tables: [], transactions: [], notes: [],
+                               oldValues: nil)
+        guard let timeline = control.timeline else { return empty }
+        let (upstreamTimeline, _, history) = try RewindSource.position(of: plan.upstream)
+        guard upstreamTimeline > timeline, let fork = history.forkPoint(of: timeline) else { return empty }
+        let dump = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
+            "--path", plan.pgdata + "/pg_wal", "--timeline", String(timeline), "--start", fork.description,
+        ]))
+        let wal = LostWAL(parsing: dump.standardOutput)
+        var report = empty
+        report.fork = fork.description
+        guard !wal.commits.isEmpty else { return report }
+        let user = Privileges.currentUserName()
+        report = try await server.with { port in
+            // Tests: killed while the private server runs (a rerun stops it and reads again).
+            FaultInjection.point(kind, .during)
+            return try LostCapture(wal: wal, connect: { database in
+                try Self.connect(server, port: port, database: database, users: [user, "postgres"])
+            }).capture(run: plan.runID, systemIdentifier: plan.systemIdentifier, timeline: timeline, fork: fork.description)
+        }
+        return Self.namingRemovedFiles(report, wal: wal, upstream: plan.upstream)
+    }
+
+    /// A TRUNCATE or DROP removed a relation's files, so the old primary's catalog no longer
+    /// names them; the upstream's still does (its catalog is the pre-fork one for them).
+    static func namingRemovedFiles(_ report: LostReport, wal: LostWAL, upstream: UpstreamEndpoint) -> LostReport {
+        let paths = Array(Set(wal.commits.flatMap(\.droppedFiles).filter { $0.hasPrefix("base/") })).sorted()
+        guard !paths.isEmpty else { return report }
+        let names = RewindSource.relationNames(paths.map { String($0.dropFirst(5)) }, endpoint: upstream)
+        var report = report
+        for (path, name) in zip(paths, names) where !name.hasPrefix(String(path.dropFirst(5))) {
+            for t in report.transactions.indices {
+                report.transactions[t].notes = report.transactions[t].notes.map { $0.replacingOccurrences(of: path, with: "\(name) (\(path))") }
+            }
+        }
+        return report
+    }
+
+    /// The first of `users` that exists (the private hba trusts any on its socket).
+    static func connect(_ server: PrivateServer, port: Int, database: String, users: [String]) throws -> PgConnection {
+        var last: Error?
+        for user in users {
+            do {
+                return try PgConnection(parameters: [("host", server.socketDirectory), ("port", String(port)), ("dbname", database),
+                                                     ("user", user), ("application_name", "pg-rejoin")],
+                                        target: "the old primary (private socket)")
+            } catch { last = error }
+        }
+        throw last ?? PgError.connect(target: "the old primary", message: "no user to connect as")
+    }
+}
+
+/// Where a run's lost transactions are kept: beside its divergence WAL in the working
+/// directory, never inside a data directory.
+public enum LostFiles {
+    public static func directory(_ plan: RejoinPlan) -> String { directory(workDirectory: plan.workDirectory, run: plan.runID) }
+    public static func directory(workDirectory: String, run: String) -> String { workDirectory + "/lost-" + run }
+    public static func report(_ plan: RejoinPlan) -> String { directory(plan) + "/lost.json" }
+
+    static func write(_ lost: LostReport, plan: RejoinPlan) throws {
+        try Files.makeDirectory(directory(plan))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        try Files.writeAtomically(try encoder.encode(lost), to: report(plan), mode: 0o600)
+    }
+
+    public static func read(_ path: String) throws -> LostReport {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(LostReport.self, from: try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import XCTest
+
+/// What the failover lost, handed back as data: the old primary's transactions after the fork
+/// are read before the rewind, and `pg-rejoin lost` prints them as text, SQL, CSV and JSON.
+/// The SQL, applied to the new primary in one transaction, gives back the old primary's rows;
+/// a row the new primary changed since the fork is a guarded conflict.
+final class LostTransactionsTests: XCTestCase {
+    var sandbox: Sandbox!
+
+    override func setUpWithError() throws { sandbox = try Sandbox() }
+    override func tearDown() { sandbox.tearDown() }
+
+    /// Tables beside `orders` (which Failover fills, and into which pg1 loses ids 1001-1050).
+    static let schema = """
+        CREATE TABLE lines (order_id int, line_no int, amount numeric(12,3), attrs jsonb, big text,
+                            PRIMARY KEY (order_id, line_no));
+        INSERT INTO lines SELECT g, 1, g * 1.5, jsonb_build_object('g', g), NULL FROM generate_series(1, 20) g;
+        CREATE TABLE nokey (label text, tags text[]);
+        INSERT INTO nokey VALUES ('kept', '{a,b}'), ('gone', NULL);
+        CREATE TABLE scratch (id int);
+        INSERT INTO scratch SELECT generate_series(1, 5);
+        ALTER TABLE orders ADD COLUMN price numeric, ADD COLUMN doc jsonb;
+        """
+
+    /// On pg1 once pg2 is gone: what the failover will lose.
+    static let lostWork = [
+        "INSERT INTO lines VALUES (1001, 1, 12.345, '{\"gift\": true, \"n\": [1, 2]}', NULL), (1001, 2, NULL, NULL, 'it''s')",
+        "UPDATE orders SET note = 'changed on pg1', price = 19.99, doc = '{\"k\": \"v\"}' WHERE id = 5",
+        "UPDATE orders SET note = 'pg1 lost this' WHERE id = 7",
+        "DELETE FROM lines WHERE order_id = 3",
+        "BEGIN; INSERT INTO orders VALUES (2001, 'rolled back'); ROLLBACK",
+        "BEGIN; INSERT INTO orders VALUES (2002, 'top'); SAVEPOINT s; INSERT INTO orders VALUES (2003, 'in a subtransaction'); RELEASE s; COMMIT",
+        "INSERT INTO lines SELECT 1002, 1, 0, NULL, string_agg(md5(g::text), '') FROM generate_series(1, 300) g",
+        "INSERT INTO nokey VALUES ('new', '{x,\"y z\"}')",
+        "DELETE FROM nokey WHERE label = 'gone'",
+        "TRUNCATE scratch",
+    ]
+
+    /// pg1's rows as they were when it died, for the tables the SQL must restore.
+    static let compared = [
+        "orders": "SELECT string_agg(t::text, '|' ORDER BY id) FROM orders t WHERE id < 5000 AND id <> 7",
+        "lines": "SELECT string_agg(t::text, '|' ORDER BY order_id, line_no) FROM lines t",
+        "nokey": "SELECT string_agg(t::text, '|' ORDER BY label) FROM nokey t",
+    ]
+
+    func makeFailover(diverge: Bool = true) throws -> (Failover, [String: String]) {
+        var before: [String: String] = [:]
+        let f = try Failover.make(in: sandbox, diverge: diverge, grants: .rewind, prepare: { pg1 in
+            try pg1.sql(Self.schema)
+        }, beforeFailover: { pg1 in
+            guard diverge else { return }
+            for statement in Self.lostWork { _ = try pg1.sql(statement) }
+            for (table, query) in Self.compared { before[table] = try pg1.sql(query) }
+        })
+        // The new primary changes one of the rows pg1 also changed: a conflict.
+        if diverge { try f.pg2.sql("UPDATE orders SET note = 'pg2 wins' WHERE id = 7") }
+        return (f, before)
+    }
+
+    func lost(_ f: Failover, _ extra: [String] = []) throws -> CommandResult {
+        try sandbox.rejoin(["lost", "--pgdata", f.pg1.dataDirectory] + extra)
+    }
+
+    func testTheLostTransactionsAreReadBeforeTheRewindAndTheSQLGivesThemBack() throws {
+        let (f, before) = try makeFailover()
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind"))
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("capture-lost done"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("pg-rejoin lost --pgdata"), result.stdout)
+
+        let text = try lost(f)
+        XCTAssertEqual(text.status, 0, text.output)
+        // Failover's 50 orders, then the ten statements above less the rollback.
+        XCTAssertTrue(text.stdout.hasSuffix("10 lost transactions\n"), text.stdout)
+        XCTAssertFalse(text.stdout.contains("rolled back"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("public.orders: 50 inserted"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("public.orders: 2 inserted"), "the subtransaction folded into its transaction: \(text.stdout)")
+        XCTAssertTrue(text.stdout.contains("~ id=5: note: before -> 'changed on pg1', price: NULL -> 19.99"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("- order_id=3 line_no=1 amount=4.500"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("! conflict: the new primary updated or deleted this row since the fork"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("removed the files of"), "TRUNCATE is reported: \(text.stdout)")
+
+        let sql = try lost(f, ["--format", "sql"])
+        XCTAssertEqual(sql.status, 0, sql.output)
+        XCTAssertTrue(sql.stdout.hasPrefix("-- pg-rejoin: what the old primary committed after the failover"), sql.stdout)
+        XCTAssertTrue(sql.stdout.contains("-- CONFLICT:"), sql.stdout)
+        let script = sandbox.root + "/lost.sql"
+        try sql.stdout.write(toFile: script, atomically: true, encoding: .utf8)
+        try Sandbox.giveToPostgres(script)
+        let applied = try f.pg2.runScript(script)
+        XCTAssertEqual(applied.status, 0, applied.output)
+        for (table, query) in Self.compared {
+            XCTAssertEqual(try f.pg2.sql(query), before[table], "\(table) after the script")
+        }
+        XCTAssertEqual(try f.pg2.sql("SELECT note FROM orders WHERE id = 7"), "pg2 wins", "a conflict changes nothing")
+        XCTAssertEqual(try f.pg2.sql("SELECT count(*) FROM scratch"), "5", "TRUNCATE is reported, not re-applied")
+
+        let json = try lost(f, ["--format", "json"])
+        let transactions = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(transactions.count, 10)
+        let csvDirectory = sandbox.root + "/csv"
+        try FileManager.default.createDirectory(atPath: csvDirectory, withIntermediateDirectories: false)
+        try Sandbox.giveToPostgres(csvDirectory)
+        let csv = try lost(f, ["--format", "csv", "--to", csvDirectory])
+        XCTAssertEqual(csv.status, 0, csv.output)
+        let files = try FileManager.default.contentsOfDirectory(atPath: csvDirectory).sorted()
+        XCTAssertTrue(files.contains("public.orders.inserted.csv") && files.contains("public.lines.deleted.csv")
+                      && files.contains("public.orders.updated.csv"), "\(files)")
+    }
+
+    func testANodeThatDidNotDivergeLostNothing() throws {
+        let (f, _) = try makeFailover(diverge: false)
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind"))
+        XCTAssertEqual(result.status, 0, result.output)
+        let text = try lost(f)
+        XCTAssertEqual(text.status, 0, text.output)
+        XCTAssertTrue(text.stdout.hasSuffix("0 lost transactions\n"), text.stdout)
+    }
+
+    func testLostRowsSkipReadsNothing() throws {
+        let (f, _) = try makeFailover()
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind", extra: ["--lost-rows", "skip"]))
+        XCTAssertEqual(result.status, 0, result.output)
+        let text = try lost(f)
+        XCTAssertEqual(text.status, 10, text.output)
+        XCTAssertTrue(text.stderr.contains("no lost transactions were read"), text.stderr)
+    }
+}
