@@ -171,7 +171,8 @@ if any(s in scenarios for s in ("basebackup", "rewind", "archive")):
 # 3. rewind -----------------------------------------------------------------------------------
 if "rewind" in scenarios:
     print(f"## 3. Rewind: a crashed, diverged old primary ({runs_note('rewind')})\n")
-    labels = [("auto", "pg-rejoin --method auto"), ("rewind", "pg-rejoin --method rewind"),
+    labels = [("auto", "pg-rejoin --method auto"), ("auto-skip", "pg-rejoin --method auto --lost-rows skip"),
+              ("rewind", "pg-rejoin --method rewind"),
               ("basebackup", "pg-rejoin --method basebackup"), ("raw", "pg_basebackup alone"),
               ("hand", "hand: crash recovery, pg_rewind, config, start, wait"),
               ("repmgr", "crash recovery + repmgr node rejoin --force-rewind")]
@@ -214,6 +215,13 @@ if "rewind" in scenarios:
                 r = ratio(median("rewind", large, row), median("rewind", small, row))
                 lines.append(f"{row}: {size_label(large)} / {size_label(small)}: {fmt_ratio(r)} "
                              f"(target at most 1.6x: {verdict(None if r is None else r <= 1.6)})")
+        capture = steps.get(("rewind", large, "auto"), {}).get("capture-lost")
+        if capture:
+            c = statistics.median(capture)
+            skip = median("rewind", large, "auto-skip")
+            whole = "" if skip is None or auto is None else f"; auto {auto:.2f} s vs auto --lost-rows skip {skip:.2f} s"
+            lines.append(f"reading the lost transactions as rows (capture-lost) at {size_label(large)}: {c:.2f} s{whole} "
+                         f"(target at most 0.5 s added: {verdict(c <= 0.5)})")
         for row in ("auto", "rewind"):
             step = steps.get(("rewind", large, row), {}).get("rewind")
             dump = median("rewind", large, "waldump-" + row)
@@ -247,7 +255,7 @@ if "archive" in scenarios:
 # pg-rejoin's own steps -----------------------------------------------------------------------
 if steps:
     print("## pg-rejoin's steps (median seconds, from its --json summary)\n")
-    order = ["preflight", "stop-local", "recover-local", "rewind", "set-aside", "clone", "keep-local-config",
+    order = ["preflight", "stop-local", "recover-local", "capture-lost", "rewind", "set-aside", "clone", "keep-local-config",
              "write-standby-config", "swap-in", "start", "verify"]
     seen = []
     for key in steps:

@@ -7,7 +7,8 @@
 # that state. Scenarios (BENCH_SCENARIOS):
 #   basebackup  pg-rejoin --method basebackup vs the hand sequence (bench/hand-basebackup.sh),
 #               the old primary running (both stop it first); also pg-rejoin's peak memory
-#   rewind      the crashed, diverged old primary: pg-rejoin auto / rewind / basebackup, raw
+#   rewind      the crashed, diverged old primary: pg-rejoin auto / auto --lost-rows skip /
+#               rewind / basebackup, raw
 #               pg_basebackup alone, the hand pg_rewind sequence, repmgr node rejoin
 #   archive     --old-data archive throughput vs tar -I 'zstd -1' (n/a while pg-rejoin lacks it)
 # Each figure is the median of BENCH_RUNS runs; the rows of one run are interleaved. Tables are
@@ -310,7 +311,7 @@ scenario_basebackup() {
 }
 
 scenario_rewind() {
-    local size=$1 run row rows=(auto rewind basebackup raw hand) prefix method
+    local size=$1 run row rows=(auto auto-skip rewind basebackup raw hand) prefix method
     if [ "$HAVE_REPMGR" = yes ]; then
         rows+=(repmgr)
     else
@@ -322,6 +323,10 @@ scenario_rewind() {
             restore_state crashed
             prefix=$SB/runs/rewind-$size-$row-$run
             case $row in
+                auto-skip)
+                    # The same without reading the lost transactions as rows (issue 17's cost).
+                    run_pg_rejoin rewind "$size" "$row" "$run" --method auto --lost-rows skip
+                    ;;
                 auto | rewind | basebackup)
                     run_pg_rejoin rewind "$size" "$row" "$run" --method "$row"
                     method=$(awk -F'\t' -v r="$row" -v n="$run" -v z="$size" \
