@@ -69,6 +69,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(s.keepConfig, true)
         XCTAssertEqual(s.oldData, "archive")
         XCTAssertEqual(s.keepOld, 3)
+        XCTAssertEqual(s.lostRows, "skip")
         XCTAssertEqual(s.workingDirectory, "/var/lib/postgresql/pg-rejoin")
         XCTAssertEqual(s.startCommand, ["/usr/bin/pg_ctlcluster", "15", "main", "start"])
         XCTAssertEqual(s.stopCommand, ["/usr/bin/pg_ctlcluster", "15", "main", "stop", "--", "-m", "fast"])
@@ -80,8 +81,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(s.notifyDebounce, 45)
         XCTAssertEqual(s.notifyWaitForPrimary, 40)
         XCTAssertEqual(config.lines["pgdata"], 2)
-        XCTAssertEqual(config.lines["commands.start"], 21)
-        XCTAssertEqual(config.lines["keepalived.debounce"], 32)
+        XCTAssertEqual(config.lines["commands.start"], 22)
+        XCTAssertEqual(config.lines["keepalived.debounce"], 33)
     }
 
     func testExampleConfigInFixturesIsValid() throws {

@@ -24,6 +24,10 @@ struct LostOldValues {
             guard !places.isEmpty else { continue }
             do {
                 let sql = try connect(table.database)
+                guard try sql.value("SELECT (to_regclass($1) IS NOT NULL)::text", [table.name]) == "true" else {
+                    report.notes.append("\(table.name) does not exist on the new primary (created after the fork, or dropped since): create it before its rows are re-applied")
+                    continue
+                }
                 let rewritten = try sql.value("SELECT pg_relation_filenode($1::regclass)::text", [table.name]) != String(table.relation.relfilenode)
                 let olds = places.compactMap { report.transactions[$0.0].changes[$0.1].oldTuple }
                 let found = rewritten ? [:] : try rows(at: olds, of: table, in: sql)
@@ -109,7 +113,7 @@ extension LostOldValues {
         guard let report = try? LostFiles.read(LostFiles.report(plan)), report.oldValues == nil else { return }
         let user = Privileges.currentUserName()
         var completed = LostOldValues(connect: { database in
-            try LocalEndpoint.connect(dataDirectory: plan.pgdata, user: user, database: database)
+            try LocalEndpoint.connect(dataDirectory: plan.pgdata, user: user, database: database, clientEncoding: "UTF8")
         }).complete(report)
         if report.changeCount == 0 { completed.oldValues = "none needed" }
         do { try LostFiles.write(completed, plan: plan) } catch {

@@ -24,6 +24,8 @@ public enum LostSQL {
             "-- Updates and deletes change nothing unless the row still has its pre-fork value (compared as text).",
         ]
         if let old = report.oldValues { lines.append("-- Pre-fork values: \(old).") }
+        // The literals are UTF-8 with backslashes as themselves.
+        lines += ["SET client_encoding = 'UTF8';", "SET standard_conforming_strings = on;"]
         lines += report.notes.map { "-- Note: \($0)" }
         for table in report.tables where table.key.isEmpty {
             lines.append("-- \(table.name) has no primary key or replica identity: its rows are matched by all their columns.")

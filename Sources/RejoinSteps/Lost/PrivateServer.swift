@@ -40,7 +40,9 @@ struct PrivateServer {
         var settings: [(String, String)] = [
             ("listen_addresses", ""), ("unix_socket_directories", socketDirectory), ("port", String(port)),
             ("hba_file", hbaFile), ("hot_standby", "on"), ("primary_conninfo", ""), ("primary_slot_name", ""),
-            ("restore_command", ""), ("recovery_target_timeline", "latest"),
+            ("restore_command", ""), ("recovery_target_timeline", "latest"), ("recovery_min_apply_delay", "0"),
+            ("recovery_target", ""), ("recovery_target_lsn", ""), ("recovery_target_name", ""),
+            ("recovery_target_time", ""), ("recovery_target_xid", ""),
             ("archive_mode", "always"), ("archive_command", "/bin/false"),
             ("external_pid_file", ""), ("logging_collector", "off"), ("log_destination", "stderr"),
             ("shared_buffers", "128MB"), ("huge_pages", "off"), ("hot_standby_feedback", "off"),

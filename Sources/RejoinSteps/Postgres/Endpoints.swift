@@ -55,7 +55,10 @@ public struct UpstreamEndpoint: Codable, Sendable, Equatable {
 
 /// The local server, through the socket directory and port its postmaster.pid announces.
 public enum LocalEndpoint {
-    public static func connect(dataDirectory: String, user: String, database: String = "postgres") throws -> PgConnection {
+    /// `database` and `clientEncoding` for reading rows (`LostOldValues`): UTF-8 whatever the
+    /// database's encoding.
+    public static func connect(dataDirectory: String, user: String, database: String = "postgres",
+                               clientEncoding: String? = nil) throws -> PgConnection {
         guard let pid = PostmasterPid.read(dataDirectory: dataDirectory) else {
             throw PgError.connect(target: dataDirectory, message: "no postmaster.pid: the local server is not running")
         }
@@ -68,6 +71,7 @@ public enum LocalEndpoint {
             ("application_name", "pg-rejoin"),
         ]
         if let port = pid.port { parameters.append(("port", String(port))) }
+        if let clientEncoding { parameters.append(("client_encoding", clientEncoding)) }
         return try PgConnection(parameters: parameters, target: "local server (\(host))")
     }
 }

@@ -91,7 +91,9 @@ public struct CaptureLostStep: Step {
         for user in users {
             do {
                 return try PgConnection(parameters: [("host", server.socketDirectory), ("port", String(port)), ("dbname", database),
-                                                     ("user", user), ("application_name", "pg-rejoin")],
+                                                     ("user", user), ("application_name", "pg-rejoin"),
+                                                     // Values arrive as UTF-8 whatever the database's encoding.
+                                                     ("client_encoding", "UTF8")],
                                         target: "the old primary (private socket)")
             } catch { last = error }
         }
