@@ -87,3 +87,23 @@ final class LostRowsTests: XCTestCase {
         XCTAssertEqual(LostText.csv(report)["public.Order Lines.inserted.csv"], "xid,id,note,amount\n740,1,\"a, \"\"b\"\"\",\n")
     }
 }
+
+extension LostRowsTests {
+    /// The hand-written lost.json reads back, through JSONDecoder, as the report it was made
+    /// from: quotes, backslashes, control characters, NULLs and non-ASCII included.
+    func testTheReportWrittenByHandReadsBackWhole() throws {
+        let report = LostReport(format: 1, run: "20261206T070000Z", systemIdentifier: "7716", timeline: 1, fork: "0/3000000",
+                                capturedAt: Date(timeIntervalSince1970: 1_796_000_000), tables: [table], transactions: [
+                                    LostTransaction(xid: 740, committed: "2026-12-06 07:00:00 UTC", lsn: "0/3000100", changes: [
+                                        LostRowChange(kind: .update, table: 0, tuple: "(0,2)", oldTuple: "(0,1)",
+                                                      new: ["1", "a \"q\" \\ \n\t\u{1} é ✓", nil], old: ["1", "b", "2.00"],
+                                                      conflict: "c", alsoBy: [738, 739]),
+                                        LostRowChange(kind: .insert, table: 0, tuple: "(0,3)", oldTuple: nil, new: ["2", "", "1"],
+                                                      old: nil, conflict: nil, alsoBy: nil),
+                                    ], notes: ["n"]),
+                                ], notes: ["note"], oldValues: "read")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        XCTAssertEqual(try decoder.decode(LostReport.self, from: LostReportJSON.encode(report)), report)
+    }
+}

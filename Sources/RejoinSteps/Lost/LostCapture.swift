@@ -26,6 +26,7 @@ struct LostCapture {
         if !relations.isEmpty {
             let first = try connectAny()
             let blockSize = Int(try first.value("SHOW block_size") ?? "8192") ?? 8192
+            let rangeScans = (Int(try first.value("SHOW server_version_num") ?? "0") ?? 0) >= 140000
             // (BLCKSZ - page header) / (tuple header + line pointer): 291 for 8 kB pages.
             let maxOffset = UInt16((blockSize - 24) / 28)
             var databases: [UInt32: (name: String, tablespace: UInt32)] = [:]
@@ -51,7 +52,7 @@ struct LostCapture {
                     report.tables.append(table.table)
                     let index = report.tables.count - 1
                     let rows = try read(table, blocks: Set(changes.filter { $0.kind != .delete }.map(\.block)), maxOffset: maxOffset,
-                                        in: sql, keep: top)
+                                        rangeScans: rangeScans, in: sql, keep: top)
                     let (classified, notes) = classify(changes, rows: rows, table: index, top: top)
                     for (xid, change) in classified { changesByTransaction[xid, default: []].append(change) }
                     for (xid, note) in notes { extraNotes[xid, default: []].append(note) }
@@ -113,19 +114,63 @@ struct LostCapture {
     }
 
     /// The tuples of `blocks` a lost transaction wrote: `ctid`, `xmin` and every column as text.
-    private func read(_ table: Table, blocks: Set<UInt32>, maxOffset: UInt16, in sql: PgConnection,
+    private func read(_ table: Table, blocks: Set<UInt32>, maxOffset: UInt16, rangeScans: Bool, in sql: PgConnection,
                       keep top: [UInt32: UInt32]) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
         var rows: [TupleID: (UInt32, [String?])] = [:]
-        let columns = table.table.columns.map { "t.\($0.quoted)::text" }.joined(separator: ", ")
-        let statement = "SELECT t.ctid::text, t.xmin::text\(columns.isEmpty ? "" : ", " + columns) FROM ONLY \(table.table.name) t WHERE t.ctid = ANY($1::tid[])"
+        if rangeScans {
+            // 14+: a TID range scan per run of adjacent blocks reads them as a sequential scan would.
+            for run in Self.runs(of: blocks) {
+                for (tid, row) in try Self.tuples(of: table.table, from: run.lowerBound, through: run.upperBound, in: sql)
+                where top[row.xmin] != nil {
+                    rows[tid] = row
+                }
+            }
+            return rows
+        }
         for chunk in blocks.sorted().chunked(into: 64) {
-            let tids = chunk.flatMap { block in (1...maxOffset).map { "\"(\(block),\($0))\"" } }
-            for row in try sql.query(statement, ["{" + tids.joined(separator: ",") + "}"]) {
-                guard let tid = row[0].flatMap(TupleID.init), let xmin = row[1].flatMap({ UInt32($0) }), top[xmin] != nil else { continue }
-                rows[tid] = (xmin, Array(row.dropFirst(2)))
+            let places = chunk.flatMap { block in (1...maxOffset).map { TupleID(block: block, offset: $0) } }
+            for (tid, row) in try Self.tuples(of: table.table, at: places, in: sql) where top[row.xmin] != nil {
+                rows[tid] = row
             }
         }
         return rows
+    }
+
+    /// Adjacent blocks as closed ranges: 3, 4, 5, 9 → 3...5, 9...9.
+    static func runs(of blocks: Set<UInt32>) -> [ClosedRange<UInt32>] {
+        var runs: [ClosedRange<UInt32>] = []
+        for block in blocks.sorted() {
+            if let last = runs.last, last.upperBound &+ 1 == block {
+                runs[runs.count - 1] = last.lowerBound...block
+            } else {
+                runs.append(block...block)
+            }
+        }
+        return runs
+    }
+
+    /// The visible tuples of blocks `first` through `last` (a TID range scan, 14+).
+    static func tuples(of table: LostTable, from first: UInt32, through last: UInt32, in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
+        let columns = table.columns.map { "t.\($0.quoted)::text" }.joined(separator: ", ")
+        let statement = "SELECT t.ctid::text, t.xmin::text\(columns.isEmpty ? "" : ", " + columns) FROM ONLY \(table.name) t WHERE t.ctid >= $1::tid AND t.ctid < $2::tid"
+        var found: [TupleID: (UInt32, [String?])] = [:]
+        for row in try sql.query(statement, ["(\(first),0)", "(\(UInt64(last) + 1),0)"]) {
+            guard let tid = row[0].flatMap(TupleID.init), let xmin = row[1].flatMap({ UInt32($0) }) else { continue }
+            found[tid] = (xmin, Array(row.dropFirst(2)))
+        }
+        return found
+    }
+
+    /// The visible tuples of `table` at `places` (a TID scan): `xmin` and every column as text.
+    static func tuples(of table: LostTable, at places: [TupleID], in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
+        let columns = table.columns.map { "t.\($0.quoted)::text" }.joined(separator: ", ")
+        let statement = "SELECT t.ctid::text, t.xmin::text\(columns.isEmpty ? "" : ", " + columns) FROM ONLY \(table.name) t WHERE t.ctid = ANY($1::tid[])"
+        var found: [TupleID: (UInt32, [String?])] = [:]
+        for row in try sql.query(statement, ["{" + places.map { "\"\($0)\"" }.joined(separator: ",") + "}"]) {
+            guard let tid = row[0].flatMap(TupleID.init), let xmin = row[1].flatMap({ UInt32($0) }) else { continue }
+            found[tid] = (xmin, Array(row.dropFirst(2)))
+        }
+        return found
     }
 
     /// Each visible lost tuple is an insert, or the new version of a pre-fork row (followed

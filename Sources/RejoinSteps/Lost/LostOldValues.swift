@@ -69,14 +69,9 @@ struct LostOldValues {
     }
 
     private func rows(at places: [String], of table: LostTable, in sql: PgConnection) throws -> [String: (xmin: UInt32, values: [String?])] {
-        var found: [String: (UInt32, [String?])] = [:]
-        let columns = table.columns.map { "t.\($0.quoted)::text" }.joined(separator: ", ")
-        let statement = "SELECT t.ctid::text, t.xmin::text\(columns.isEmpty ? "" : ", " + columns) FROM ONLY \(table.name) t WHERE t.ctid = ANY($1::tid[])"
-        for chunk in Array(Set(places)).sorted().chunked(into: 5000) {
-            for row in try sql.query(statement, ["{" + chunk.map { "\"\($0)\"" }.joined(separator: ",") + "}"]) {
-                guard let place = row[0], let xmin = row[1].flatMap({ UInt32($0) }) else { continue }
-                found[place] = (xmin, Array(row.dropFirst(2)))
-            }
+        var found: [String: (xmin: UInt32, values: [String?])] = [:]
+        for chunk in Array(Set(places.compactMap(TupleID.init))).sorted().chunked(into: 5000) {
+            for (tid, row) in try LostCapture.tuples(of: table, at: chunk, in: sql) { found[tid.description] = row }
         }
         return found
     }
@@ -110,7 +105,7 @@ extension LostOldValues {
     /// the run.
     static func complete(_ context: RunContext) {
         let plan = context.plan
-        guard let report = try? LostFiles.read(LostFiles.report(plan)), report.oldValues == nil else { return }
+        guard let report = try? LostFiles.readWritten(LostFiles.report(plan)), report.oldValues == nil else { return }
         let user = Privileges.currentUserName()
         var completed = LostOldValues(connect: { database in
             try LocalEndpoint.connect(dataDirectory: plan.pgdata, user: user, database: database, clientEncoding: "UTF8")

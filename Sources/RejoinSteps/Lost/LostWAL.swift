@@ -76,8 +76,10 @@ public struct LostWAL: Sendable, Equatable {
     public init() {}
 
     public init(parsing output: String) {
-        self.init()
-        for line in output.split(separator: "\n") { add(line: Substring(line)) }
+        var builder = Builder()
+        var text = output
+        text.withUTF8 { builder.feed(UnsafeRawBufferPointer($0)) }
+        self = builder.finished()
     }
 
     /// Every committed transaction's xid and its subtransactions, mapped to the top-level xid.
@@ -90,28 +92,59 @@ public struct LostWAL: Sendable, Equatable {
         return map
     }
 
+    /// Reads pg_waldump's stdout as it arrives, a line at a time, on the bytes: a divergence of
+    /// 10 MB is some 100 000 lines, and Foundation's string search would cost seconds.
+    public struct Builder: Sendable {
+        var wal = LostWAL()
+        private var splitter = LineSplitter()
+
+        public init() {}
+
+        public mutating func feed(_ chunk: UnsafeRawBufferPointer) {
+            var lines = LineSplitter()
+            swap(&lines, &splitter)
+            lines.feed(chunk) { wal.add(line: $0) }
+            swap(&lines, &splitter)
+        }
+
+        public mutating func finished() -> LostWAL {
+            var lines = LineSplitter()
+            swap(&lines, &splitter)
+            lines.finish { wal.add(line: $0) }
+            return wal
+        }
+    }
+
     public mutating func add(line: Substring) {
-        guard line.hasPrefix("rmgr: "), let desc = line.range(of: "desc: ") else { return }
-        let rmgr = line.dropFirst(6).prefix { $0 != " " }
-        guard let xid = Self.number(after: "tx:", in: line).flatMap({ UInt32($0) }) else { return }
-        let lsn = Self.word(after: "lsn: ", in: line) ?? ""
-        let description = line[desc.upperBound...]
-        let operation = description.prefix { $0 != " " && $0 != "," }
-        let blocks = Self.blockReferences(in: description)
-        switch rmgr {
-        case "Transaction":
-            addTransaction(operation: operation, description: description, xid: xid, lsn: lsn)
-        case "Heap", "Heap2":
-            guard xid != 0, let first = blocks.first else { return }
+        var text = String(line)
+        text.withUTF8 { add(line: UnsafeRawBufferPointer($0)) }
+    }
+
+    mutating func add(line: UnsafeRawBufferPointer) {
+        guard line.starts(with: Key.rmgr) else { return }
+        let rmgrEnd = line.index(of: UInt8(ascii: " "), from: Key.rmgr.count) ?? line.count
+        let rmgr = UnsafeRawBufferPointer(rebasing: line[Key.rmgr.count..<rmgrEnd])
+        guard let descStart = line.end(of: Key.desc, from: rmgrEnd),
+              let txStart = line.end(of: Key.tx, from: rmgrEnd),
+              let xid = Self.number(in: line, from: txStart).flatMap({ UInt32(exactly: $0.value) }) else { return }
+        if rmgr.elementsEqual(Key.heap) || rmgr.elementsEqual(Key.heap2) {
+            guard xid != 0 else { return }
+            let blocks = Self.blockReferences(in: line, from: descStart)
+            guard let first = blocks.first else { return }
             if first.relation.isCatalog {
                 if first.relation.isLargeObjects { largeObjectChanges.insert(xid) } else { catalogChanges.insert(xid) }
                 return
             }
-            addHeap(operation: operation, description: description, xid: xid, blocks: blocks)
-        case "Sequence":
+            addHeap(line: line, descStart: descStart, xid: xid, blocks: blocks)
+        } else if rmgr.elementsEqual(Key.transaction) {
+            let lsn = line.end(of: Key.lsn, from: rmgrEnd).map { start in
+                line.string(start..<(line.index(of: UInt8(ascii: ","), from: start) ?? line.count))
+            } ?? ""
+            let description = line.string(descStart..<line.count)
+            let operation = description.prefix { $0 != " " && $0 != "," }
+            addTransaction(operation: operation, description: Substring(description), xid: xid, lsn: lsn)
+        } else if rmgr.elementsEqual(Key.sequence) {
             if xid != 0 { sequenceChanges.insert(xid) }
-        default:
-            return
         }
     }
 
@@ -147,16 +180,22 @@ public struct LostWAL: Sendable, Equatable {
         }
     }
 
-    private mutating func addHeap(operation: Substring, description: Substring, xid: UInt32, blocks: [(relation: RelationFile, block: UInt32)]) {
-        let base = operation.split(separator: "+").first.map(String.init) ?? ""
+    private mutating func addHeap(line: UnsafeRawBufferPointer, descStart: Int, xid: UInt32,
+                                  blocks: [(relation: RelationFile, block: UInt32)]) {
+        // The operation, without "+INIT": INSERT, MULTI_INSERT, UPDATE, HOT_UPDATE, DELETE ...
+        var operationEnd = descStart
+        while operationEnd < line.count, ![UInt8(ascii: " "), UInt8(ascii: ","), UInt8(ascii: "+")].contains(line[operationEnd]) {
+            operationEnd += 1
+        }
+        let operation = UnsafeRawBufferPointer(rebasing: line[descStart..<operationEnd])
         let relation = blocks[0].relation, block = blocks[0].block
-        switch base {
-        case "INSERT":
-            let offset = Self.offset(named: "off", in: description)
+        let description = UnsafeRawBufferPointer(rebasing: line[descStart...])
+        if operation.elementsEqual(Key.insert) {
+            let offset = Self.offset(named: Key.off, in: description)
             changes.append(HeapChange(xid: xid, kind: .insert, relation: relation,
                                       tuple: offset.map { TupleID(block: block, offset: $0) }, old: nil, block: block))
-        case "MULTI_INSERT":
-            let offsets = Self.list(after: "offsets: [", in: description)
+        } else if operation.elementsEqual(Key.multiInsert) {
+            let offsets = Self.list(after: Key.offsets, in: description)
             if offsets.isEmpty {
                 changes.append(HeapChange(xid: xid, kind: .multiInsert, relation: relation, tuple: nil, old: nil, block: block))
             }
@@ -164,74 +203,100 @@ public struct LostWAL: Sendable, Equatable {
                 changes.append(HeapChange(xid: xid, kind: .insert, relation: relation,
                                           tuple: TupleID(block: block, offset: offset), old: nil, block: block))
             }
-        case "UPDATE", "HOT_UPDATE":
+        } else if operation.elementsEqual(Key.update) || operation.elementsEqual(Key.hotUpdate) {
             // #0 is the new version's block, #1 the old one's when it differs.
             let oldBlock = blocks.count > 1 ? blocks[1].block : block
-            let oldOffset = Self.offset(named: "old_off", in: description) ?? Self.offset(named: "off", in: description)
-            let newOffset = Self.offset(named: "new_off", in: description) ?? Self.offset(named: "new off", in: description)
+            let oldOffset = Self.offset(named: Key.oldOff, in: description) ?? Self.offset(named: Key.off, in: description)
+            let newOffset = Self.offset(named: Key.newOff16, in: description) ?? Self.offset(named: Key.newOff, in: description)
             changes.append(HeapChange(xid: xid, kind: .update, relation: relation,
                                       tuple: newOffset.map { TupleID(block: block, offset: $0) },
                                       old: oldOffset.map { TupleID(block: oldBlock, offset: $0) }, block: block))
-        case "DELETE":
-            let offset = Self.offset(named: "off", in: description)
+        } else if operation.elementsEqual(Key.delete) {
+            let offset = Self.offset(named: Key.off, in: description)
             changes.append(HeapChange(xid: xid, kind: .delete, relation: relation,
                                       tuple: offset.map { TupleID(block: block, offset: $0) }, old: nil, block: block))
-        default:
-            return
         }
     }
 
-    // MARK: reading pg_waldump's words
+    // MARK: reading pg_waldump's words, on bytes
 
-    static func number(after key: String, in line: Substring) -> Substring? {
-        guard let range = line.range(of: key) else { return nil }
-        let digits = line[range.upperBound...].drop { $0 == " " }.prefix { $0.isNumber }
-        return digits.isEmpty ? nil : digits
+    enum Key {
+        static let rmgr = Array("rmgr: ".utf8), desc = Array("desc: ".utf8), tx = Array("tx:".utf8), lsn = Array("lsn: ".utf8)
+        static let heap = Array("Heap".utf8), heap2 = Array("Heap2".utf8), transaction = Array("Transaction".utf8)
+        static let sequence = Array("Sequence".utf8)
+        static let insert = Array("INSERT".utf8), multiInsert = Array("MULTI_INSERT".utf8), update = Array("UPDATE".utf8)
+        static let hotUpdate = Array("HOT_UPDATE".utf8), delete = Array("DELETE".utf8)
+        static let off = Array("off".utf8), oldOff = Array("old_off".utf8), newOff16 = Array("new_off".utf8), newOff = Array("new off".utf8)
+        static let offsets = Array("offsets: [".utf8), blkref = Array("blkref #".utf8), rel = Array("rel ".utf8)
+        static let blk = Array("blk ".utf8), fork = Array(" fork ".utf8), forkMain = Array(" fork main".utf8)
     }
 
-    static func word(after key: String, in line: Substring) -> String? {
-        guard let range = line.range(of: key) else { return nil }
-        let word = line[range.upperBound...].prefix { $0 != "," && $0 != " " }
-        return word.isEmpty ? nil : String(word)
+    /// The decimal number at `start` (spaces before it skipped), and where it ends.
+    static func number(in line: UnsafeRawBufferPointer, from start: Int) -> (value: UInt64, end: Int)? {
+        var index = start
+        while index < line.count, line[index] == UInt8(ascii: " ") { index += 1 }
+        var value: UInt64 = 0, digits = 0
+        while index < line.count, line[index] >= UInt8(ascii: "0"), line[index] <= UInt8(ascii: "9"), digits < 19 {
+            value = value * 10 + UInt64(line[index] - UInt8(ascii: "0"))
+            index += 1
+            digits += 1
+        }
+        return digits == 0 ? nil : (value, index)
+    }
+
+    static func offset(named name: String, in text: Substring) -> UInt16? {
+        var text = String(text)
+        return text.withUTF8 { offset(named: Array(name.utf8), in: UnsafeRawBufferPointer($0)) }
     }
 
     /// `off 5` (13–15) or `off: 5` (16+), the name standing alone (not the tail of `old_off`).
-    static func offset(named name: String, in text: Substring) -> UInt16? {
-        var searchFrom = text.startIndex
-        while let range = text.range(of: name, range: searchFrom..<text.endIndex) {
-            searchFrom = range.upperBound
-            if range.lowerBound > text.startIndex {
-                let before = text[text.index(before: range.lowerBound)]
-                if before.isLetter || before.isNumber || before == "_" { continue }
+    static func offset(named name: [UInt8], in text: UnsafeRawBufferPointer) -> UInt16? {
+        var from = 0
+        while let end = text.end(of: name, from: from) {
+            let start = end - name.count
+            from = start + 1
+            if start > 0 {
+                let before = text[start - 1]
+                let isWord = (before >= UInt8(ascii: "a") && before <= UInt8(ascii: "z")) || (before >= UInt8(ascii: "A") && before <= UInt8(ascii: "Z"))
+                    || (before >= UInt8(ascii: "0") && before <= UInt8(ascii: "9")) || before == UInt8(ascii: "_")
+                if isWord { continue }
             }
-            var rest = text[range.upperBound...]
-            if rest.first == ":" { rest = rest.dropFirst() }
-            guard rest.first == " " else { continue }
-            let digits = rest.drop { $0 == " " }.prefix { $0.isNumber }
-            if let value = UInt16(digits) { return value }
+            var index = end
+            if index < text.count, text[index] == UInt8(ascii: ":") { index += 1 }
+            guard index < text.count, text[index] == UInt8(ascii: " ") else { continue }
+            if let (value, _) = number(in: text, from: index), let offset = UInt16(exactly: value) { return offset }
         }
         return nil
     }
 
-    static func list(after key: String, in text: Substring) -> [UInt16] {
-        guard let range = text.range(of: key), let close = text[range.upperBound...].firstIndex(of: "]") else { return [] }
-        return text[range.upperBound..<close].split(separator: ",").compactMap { UInt16($0.trimmingCharacters(in: .whitespaces)) }
+    static func list(after key: [UInt8], in text: UnsafeRawBufferPointer) -> [UInt16] {
+        guard var index = text.end(of: key, from: 0) else { return [] }
+        var offsets: [UInt16] = []
+        while let (value, end) = number(in: text, from: index), let offset = UInt16(exactly: value) {
+            offsets.append(offset)
+            index = end
+            guard index < text.count, text[index] == UInt8(ascii: ",") else { break }
+            index += 1
+        }
+        return offsets
     }
 
-    /// "blkref #0: rel 1663/5/16384 blk 0" (a fork name may stand before `blk`).
-    static func blockReferences(in text: Substring) -> [(relation: RelationFile, block: UInt32)] {
+    /// "blkref #0: rel 1663/5/16384 blk 0" (a fork name may stand before `blk`; only the main
+    /// fork holds tuples).
+    static func blockReferences(in line: UnsafeRawBufferPointer, from start: Int) -> [(relation: RelationFile, block: UInt32)] {
         var references: [(RelationFile, UInt32)] = []
-        var searchFrom = text.startIndex
-        while let range = text.range(of: "blkref #", range: searchFrom..<text.endIndex) {
-            searchFrom = range.upperBound
-            guard let rel = text.range(of: "rel ", range: range.upperBound..<text.endIndex) else { break }
-            let oids = text[rel.upperBound...].prefix { $0 != " " }.split(separator: "/").compactMap { UInt32($0) }
-            guard oids.count == 3, let blk = text.range(of: "blk ", range: rel.upperBound..<text.endIndex),
-                  let block = UInt32(text[blk.upperBound...].prefix { $0.isNumber }) else { continue }
-            // Only the main fork holds tuples.
-            let between = text[rel.upperBound..<blk.lowerBound]
-            if between.contains(" fork ") && !between.contains(" fork main") { continue }
-            references.append((RelationFile(tablespace: oids[0], database: oids[1], relfilenode: oids[2]), block))
+        var from = start
+        while let afterKey = line.end(of: Key.blkref, from: from), let relStart = line.end(of: Key.rel, from: afterKey) {
+            from = relStart
+            guard let (tablespace, a) = number(in: line, from: relStart), a < line.count, line[a] == UInt8(ascii: "/"),
+                  let (database, b) = number(in: line, from: a + 1), b < line.count, line[b] == UInt8(ascii: "/"),
+                  let (relfilenode, c) = number(in: line, from: b + 1),
+                  let blkStart = line.end(of: Key.blk, from: c), let (block, _) = number(in: line, from: blkStart) else { continue }
+            let between = UnsafeRawBufferPointer(rebasing: line[c..<blkStart])
+            if between.end(of: Key.fork, from: 0) != nil && between.end(of: Key.forkMain, from: 0) == nil { continue }
+            guard let spc = UInt32(exactly: tablespace), let db = UInt32(exactly: database), let node = UInt32(exactly: relfilenode),
+                  let blk = UInt32(exactly: block) else { continue }
+            references.append((RelationFile(tablespace: spc, database: db, relfilenode: node), blk))
         }
         return references
     }

@@ -9,8 +9,8 @@ import Glibc
 ///
 /// No TCP (`listen_addresses=''`), a socket directory of its own (mode 0700, in the working
 /// directory), an hba that trusts local connections there only; no WAL source (no
-/// primary_conninfo, no restore_command), no recovery target; archiving held as crash
-/// recovery holds it (nothing archived, no segment waiting for the archive recycled); no
+/// primary_conninfo, no restore_command), no recovery target; nothing archived, and no segment
+/// waiting for the archive recycled; no
 /// external pid file and no log collector, so nothing of the node's own is touched. Started as
 /// `postgres` itself (an argument vector, never pg_ctl's `-o` string), stopped with SIGINT.
 struct PrivateServer {
@@ -43,7 +43,11 @@ struct PrivateServer {
             ("restore_command", ""), ("recovery_target_timeline", "latest"), ("recovery_min_apply_delay", "0"),
             ("recovery_target", ""), ("recovery_target_lsn", ""), ("recovery_target_name", ""),
             ("recovery_target_time", ""), ("recovery_target_xid", ""),
-            ("archive_mode", "always"), ("archive_command", "/bin/false"),
+            // "on", not "always": a standby then runs no archiver (one whose command fails makes
+            // the shutdown wait three retries of a second each), and nothing is archived. No
+            // segment waiting for the archive is removed either: a restartpoint is what removes
+            // WAL, and this server replays nothing past the checkpoint it starts from.
+            ("archive_mode", "on"), ("archive_command", "/bin/false"),
             ("external_pid_file", ""), ("logging_collector", "off"), ("log_destination", "stderr"),
             ("shared_buffers", "128MB"), ("huge_pages", "off"), ("hot_standby_feedback", "off"),
         ]
