@@ -136,11 +136,12 @@ struct LostCapture {
         return rows
     }
 
-    /// Adjacent blocks as closed ranges: 3, 4, 5, 9 → 3...5, 9...9.
+    /// Adjacent blocks as closed ranges of at most 64 blocks (so one answer stays small):
+    /// 3, 4, 5, 9 → 3...5, 9...9.
     static func runs(of blocks: Set<UInt32>) -> [ClosedRange<UInt32>] {
         var runs: [ClosedRange<UInt32>] = []
         for block in blocks.sorted() {
-            if let last = runs.last, last.upperBound &+ 1 == block {
+            if let last = runs.last, last.upperBound &+ 1 == block, last.count < 64 {
                 runs[runs.count - 1] = last.lowerBound...block
             } else {
                 runs.append(block...block)

@@ -111,7 +111,7 @@ extension LostOldValues {
             try LocalEndpoint.connect(dataDirectory: plan.pgdata, user: user, database: database, clientEncoding: "UTF8")
         }).complete(report)
         if report.changeCount == 0 { completed.oldValues = "none needed" }
-        do { try LostFiles.write(completed, plan: plan) } catch {
+        do { try LostFiles.writeCompletion(completed, over: report, plan: plan) } catch {
             context.delegate.handle(.warning("lost transactions: could not update \(LostFiles.report(plan)): \((error as? LocalizedError)?.errorDescription ?? "\(error)")"))
         }
         guard !completed.transactions.isEmpty else { return }

@@ -139,10 +139,27 @@ public enum LostFiles {
         func get(_ path: String) -> LostReport? { lock.withLock { self.path == path ? report : nil } }
     }
 
+    /// The report as captured, completed with what was read after verify when that was.
     public static func read(_ path: String) throws -> LostReport {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(LostReport.self, from: try Data(contentsOf: URL(fileURLWithPath: path)))
+        var report = try decoder.decode(LostReport.self, from: try Data(contentsOf: URL(fileURLWithPath: path)))
+        let completion = Files.parent(of: path) + "/" + completionName
+        if let data = FileManager.default.contents(atPath: completion) {
+            try decoder.decode(LostCompletion.self, from: data).apply(to: &report)
+        }
+        return report
+    }
+
+    /// What verify's look at the pre-fork rows added, kept beside lost.json rather than
+    /// rewriting it: small, where lost.json holds every lost row.
+    static let completionName = "pre-fork.json"
+
+    static func writeCompletion(_ completed: LostReport, over captured: LostReport, plan: RejoinPlan) throws {
+        let completion = LostCompletion(completed, over: captured)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try Files.writeAtomically(try encoder.encode(completion), to: directory(plan) + "/" + completionName, mode: 0o600)
     }
 }
 
@@ -162,5 +179,40 @@ final class PhaseClock: @unchecked Sendable {
 
     var description: String {
         lock.withLock { phases.map { "\($0.0) \(String(format: "%.2f", $0.1))" }.joined(separator: ", ") }
+    }
+}
+
+/// The pre-fork values and conflicts found after verify, by transaction and change.
+struct LostCompletion: Codable {
+    struct Entry: Codable {
+        var transaction: Int
+        var change: Int
+        var old: [String?]?
+        var conflict: String?
+    }
+
+    var oldValues: String?
+    var notes: [String]
+    var entries: [Entry]
+
+    init(_ completed: LostReport, over captured: LostReport) {
+        oldValues = completed.oldValues
+        notes = Array(completed.notes.dropFirst(captured.notes.count))
+        entries = []
+        for (t, transaction) in completed.transactions.enumerated() {
+            for (c, change) in transaction.changes.enumerated() where change.old != nil || change.conflict != nil {
+                entries.append(Entry(transaction: t, change: c, old: change.old, conflict: change.conflict))
+            }
+        }
+    }
+
+    func apply(to report: inout LostReport) {
+        report.oldValues = oldValues
+        report.notes += notes
+        for entry in entries where report.transactions.indices.contains(entry.transaction)
+            && report.transactions[entry.transaction].changes.indices.contains(entry.change) {
+            report.transactions[entry.transaction].changes[entry.change].old = entry.old
+            report.transactions[entry.transaction].changes[entry.change].conflict = entry.conflict
+        }
     }
 }
