@@ -126,4 +126,21 @@ final class LostTransactionsTests: XCTestCase {
         XCTAssertEqual(text.status, 10, text.output)
         XCTAssertTrue(text.stderr.contains("no lost transactions were read"), text.stderr)
     }
+
+    /// Killed while the old primary runs privately to be read: abort stops that server, takes
+    /// pg-rejoin's standby.signal away, and the old primary starts as it was, lost rows and all.
+    func testAbortWhileTheOldPrimaryIsReadPutsItBack() throws {
+        let (f, _) = try makeFailover()
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind")
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "capture-lost:during"]).status, 128 + SIGKILL)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + "/standby.signal"))
+        let abort = try sandbox.rejoin(["abort", "--pgdata", f.pg1.dataDirectory])
+        XCTAssertEqual(abort.status, 0, abort.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + "/standby.signal"))
+        XCTAssertFalse(f.pg1.isRunning, "the private server is stopped")
+        try f.pg1.start()
+        XCTAssertEqual(try f.pg1.sql("SELECT pg_is_in_recovery()"), "f")
+        XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders WHERE id BETWEEN 1001 AND 1050"), String(Failover.lostRows))
+        try f.pg1.stop()
+    }
 }

@@ -80,7 +80,7 @@ final class RewindDecisionTests: XCTestCase {
 
     func testPlansListTheirSteps() {
         XCTAssertEqual(RejoinPlan.steps(for: .rewind, keepConfig: true),
-                       [.preflight, .stopLocal, .recoverLocal, .rewind, .keepLocalConfig, .writeStandbyConfig, .start, .verify])
+                       [.preflight, .stopLocal, .recoverLocal, .captureLost, .rewind, .keepLocalConfig, .writeStandbyConfig, .start, .verify])
         XCTAssertEqual(RejoinPlan.steps(for: .basebackup, keepConfig: false),
                        [.preflight, .stopLocal, .setAside, .clone, .writeStandbyConfig, .swapIn, .start, .verify])
     }

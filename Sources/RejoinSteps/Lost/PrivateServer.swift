@@ -98,6 +98,18 @@ struct PrivateServer {
         throw Failure.didNotStart(detail: "not ready for read-only connections within 120 s")
     }
 
+    /// After a kill during the look (abort): the private server stopped if it still runs, and
+    /// its standby.signal removed, so the old data is back as it was.
+    static func abandon(plan: RejoinPlan, tools: PgTools, children: ChildProcessRunner) async throws {
+        let server = PrivateServer(plan: plan, tools: tools, children: children, directory: LostFiles.directory(plan) + "/server")
+        guard Files.exists(server.signalMarker) else { return }
+        if try await tools.isRunning(plan.pgdata) {
+            _ = try await tools.stop(plan.pgdata, mode: "fast", timeoutSeconds: 60)
+            if try await tools.isRunning(plan.pgdata) { throw AbortError.stillRunning(pgdata: plan.pgdata) }
+        }
+        try server.removeLeftoverSignal()
+    }
+
     /// standby.signal left by an interrupted look (only when pg-rejoin's marker says it put it
     /// there): the node must not start as a standby of nobody.
     func removeLeftoverSignal() throws {
