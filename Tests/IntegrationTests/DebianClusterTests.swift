@@ -122,6 +122,8 @@ final class DebianClusterTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
         XCTAssertTrue(result.stdout.contains("recover-local done"), result.stdout)
         XCTAssertTrue(result.stdout.contains("rewind done"), result.stdout)
+        // The old primary read privately through its own configuration in /etc: the lost orders as rows.
+        XCTAssertTrue(result.stdout.contains("1 lost transaction(s), 50 row change(s)"), result.stdout)
         XCTAssertFalse(result.stdout.contains("clone"), "no full copy: \(result.stdout)")
 
         waitFor(portA, "SELECT status FROM pg_stat_wal_receiver", "streaming")

@@ -152,22 +152,20 @@ struct LostCapture {
 
     /// The visible tuples of blocks `first` through `last` (a TID range scan, 14+).
     static func tuples(of table: LostTable, from first: UInt32, through last: UInt32, in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
-        let columns = table.columns.map { "t.\($0.quoted)::text" }.joined(separator: ", ")
-        let statement = "SELECT t.ctid::text, t.xmin::text\(columns.isEmpty ? "" : ", " + columns) FROM ONLY \(table.name) t WHERE t.ctid >= $1::tid AND t.ctid < $2::tid"
-        var found: [TupleID: (UInt32, [String?])] = [:]
-        for row in try sql.query(statement, ["(\(first),0)", "(\(UInt64(last) + 1),0)"]) {
-            guard let tid = row[0].flatMap(TupleID.init), let xmin = row[1].flatMap({ UInt32($0) }) else { continue }
-            found[tid] = (xmin, Array(row.dropFirst(2)))
-        }
-        return found
+        try tuples(of: table, where: "t.ctid >= $1::tid AND t.ctid < $2::tid", ["(\(first),0)", "(\(UInt64(last) + 1),0)"], in: sql)
     }
 
     /// The visible tuples of `table` at `places` (a TID scan): `xmin` and every column as text.
     static func tuples(of table: LostTable, at places: [TupleID], in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
+        try tuples(of: table, where: "t.ctid = ANY($1::tid[])", ["{" + places.map { "\"\($0)\"" }.joined(separator: ",") + "}"], in: sql)
+    }
+
+    private static func tuples(of table: LostTable, where condition: String, _ parameters: [String],
+                               in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
         let columns = table.columns.map { "t.\($0.quoted)::text" }.joined(separator: ", ")
-        let statement = "SELECT t.ctid::text, t.xmin::text\(columns.isEmpty ? "" : ", " + columns) FROM ONLY \(table.name) t WHERE t.ctid = ANY($1::tid[])"
+        let statement = "SELECT t.ctid::text, t.xmin::text\(columns.isEmpty ? "" : ", " + columns) FROM ONLY \(table.name) t WHERE \(condition)"
         var found: [TupleID: (UInt32, [String?])] = [:]
-        for row in try sql.query(statement, ["{" + places.map { "\"\($0)\"" }.joined(separator: ",") + "}"]) {
+        for row in try sql.query(statement, parameters) {
             guard let tid = row[0].flatMap(TupleID.init), let xmin = row[1].flatMap({ UInt32($0) }) else { continue }
             found[tid] = (xmin, Array(row.dropFirst(2)))
         }
