@@ -107,3 +107,18 @@ extension LostRowsTests {
         XCTAssertEqual(try decoder.decode(LostReport.self, from: LostReportJSON.encode(report)), report)
     }
 }
+
+extension LostRowsTests {
+    /// A key deleted and inserted again in one transaction re-applies in that order; rows by
+    /// their place, (0,9) before (0,10).
+    func testChangesApplyDeletesThenUpdatesThenInsertsInPlaceOrder() {
+        func change(_ kind: LostRowChange.Kind, _ tuple: String) -> LostRowChange {
+            LostRowChange(kind: kind, table: 0, tuple: kind == .delete ? nil : tuple, oldTuple: kind == .insert ? nil : tuple,
+                          new: nil, old: nil, conflict: nil, alsoBy: nil)
+        }
+        let sorted = [change(.insert, "(0,10)"), change(.insert, "(0,9)"), change(.update, "(0,2)"), change(.delete, "(0,5)")]
+            .sorted(by: LostCapture.applyOrder)
+        XCTAssertEqual(sorted.map(\.kind), [.delete, .update, .insert, .insert])
+        XCTAssertEqual(sorted.suffix(2).map(\.tuple), ["(0,9)", "(0,10)"])
+    }
+}

@@ -61,7 +61,7 @@ struct LostCapture {
         }
         for commit in wal.commits {
             var changes = changesByTransaction[commit.xid] ?? []
-            changes.sort { ($0.table, $0.tuple ?? $0.oldTuple ?? "") < ($1.table, $1.tuple ?? $1.oldTuple ?? "") }
+            changes.sort(by: Self.applyOrder)
             let notes = transactionNotes(commit, tables: report.tables) + (extraNotes[commit.xid] ?? [])
             report.transactions.append(LostTransaction(xid: commit.xid, committed: commit.time, lsn: commit.lsn, changes: changes, notes: notes))
         }
@@ -134,6 +134,16 @@ struct LostCapture {
             }
         }
         return rows
+    }
+
+    /// Within a transaction: deletes, then updates, then inserts (a key deleted and inserted
+    /// again in one transaction must go in that order), each table's rows by their place.
+    static func applyOrder(_ a: LostRowChange, _ b: LostRowChange) -> Bool {
+        func rank(_ kind: LostRowChange.Kind) -> Int { kind == .delete ? 0 : kind == .update ? 1 : 2 }
+        func place(_ change: LostRowChange) -> TupleID {
+            (change.tuple ?? change.oldTuple).flatMap(TupleID.init) ?? TupleID(block: 0, offset: 0)
+        }
+        return (rank(a.kind), a.table, place(a)) < (rank(b.kind), b.table, place(b))
     }
 
     /// Adjacent blocks as closed ranges of at most 64 blocks (so one answer stays small):
