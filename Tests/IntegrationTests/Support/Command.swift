@@ -106,13 +106,25 @@ enum Command {
     /// A port nobody listens on, below the kernel's ephemeral range (32768-60999 here): a
     /// server's port chosen from that range can be taken, while the server is down between a
     /// crash and a rejoin, as the source port of some client connection.
+    /// `PG_REJOIN_TEST_PORTS=LOW-HIGH` narrows the range: `make test` runs several test processes
+    /// at once, each in a range of its own, so that none picks the port of another's server
+    /// while that server is down.
     static func freePort() -> Int {
+        let range = portRange
         for _ in 0..<200 {
-            let port = Int.random(in: 20000..<32000)
+            let port = Int.random(in: range)
             if canBind(port) { return port }
         }
-        return Int.random(in: 20000..<32000)
+        return Int.random(in: range)
     }
+
+    private static let portRange: ClosedRange<Int> = {
+        let fallback = 20000...31999
+        guard let text = ProcessInfo.processInfo.environment["PG_REJOIN_TEST_PORTS"] else { return fallback }
+        let bounds = text.split(separator: "-").compactMap { Int($0) }
+        guard bounds.count == 2, bounds[0] >= 1024, bounds[0] < bounds[1], bounds[1] < 32768 else { return fallback }
+        return bounds[0]...bounds[1]
+    }()
 
     static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
