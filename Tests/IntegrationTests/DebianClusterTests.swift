@@ -76,6 +76,17 @@ final class DebianClusterTests: XCTestCase {
     }
 
     func testADebianClusterTakesTheFastPathThroughItsOwnConfiguration() throws {
+        try rejoinACluster(method: "auto")
+    }
+
+    /// The copy path: the old data set aside is read for its lost rows through the cluster's
+    /// configuration in /etc, which names PGDATA as the data directory (crash recovery and the
+    /// private server are told the set-aside one).
+    func testADebianClusterCopiedKeepsItsLostRowsReadable() throws {
+        try rejoinACluster(method: "basebackup")
+    }
+
+    func rejoinACluster(method: String) throws {
         let portA = Command.freePort(), portB = Command.freePort()
         let a = try createCluster("a", port: portA)
         try ctl(a, "start")
@@ -117,14 +128,19 @@ final class DebianClusterTests: XCTestCase {
         if major < 15 { _ = try sql(portB, "CHECKPOINT") }
 
         let result = try sandbox.rejoin(["--cluster", "\(version)/\(a)", "--from", "127.0.0.1:\(portB)", "--passfile", sandbox.passfile,
-                                         "--node-name", a, "--verify-timeout", "60", "--connect-timeout", "3", "--method", "auto"])
+                                         "--node-name", a, "--verify-timeout", "60", "--connect-timeout", "3", "--method", method])
         XCTAssertEqual(result.status, 0, result.output)
-        XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("recover-local done"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("rewind done"), result.stdout)
+        if method == "auto" {
+            XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
+            XCTAssertTrue(result.stdout.contains("recover-local done"), result.stdout)
+            XCTAssertTrue(result.stdout.contains("rewind done"), result.stdout)
+            XCTAssertFalse(result.stdout.contains("clone"), "no full copy: \(result.stdout)")
+        } else {
+            XCTAssertTrue(result.stdout.contains("set-aside done"), result.stdout)
+            XCTAssertTrue(result.stdout.contains("clone done"), result.stdout)
+        }
         // The old primary read privately through its own configuration in /etc: the lost orders as rows.
         XCTAssertTrue(result.stdout.contains("1 lost transaction(s), 50 row change(s)"), result.stdout)
-        XCTAssertFalse(result.stdout.contains("clone"), "no full copy: \(result.stdout)")
 
         waitFor(portA, "SELECT status FROM pg_stat_wal_receiver", "streaming")
         XCTAssertEqual(try sql(portA, "SELECT count(*) FROM orders"), "1100")

@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// What the failover lost, handed back as data: the old primary's transactions after the fork
-/// are read before the rewind, and `pg-rejoin lost` prints them as text, SQL, CSV and JSON.
+/// are read before the rewind (or, on the copy path, from the old data set aside), and
+/// `pg-rejoin lost` prints them as text, SQL, CSV and JSON.
 /// The SQL, applied to the new primary in one transaction, gives back the old primary's rows;
 /// a row the new primary changed since the fork is a guarded conflict.
 final class LostTransactionsTests: XCTestCase {
@@ -44,9 +45,10 @@ final class LostTransactionsTests: XCTestCase {
         "nokey": "SELECT string_agg(t::text, '|' ORDER BY label) FROM nokey t",
     ]
 
-    func makeFailover(diverge: Bool = true) throws -> (Failover, [String: String]) {
+    /// `grants`: .rewind lets the role rewind; the least-privileged role (none) makes `auto` copy.
+    func makeFailover(diverge: Bool = true, grants: RoleGrants = .rewind) throws -> (Failover, [String: String]) {
         var before: [String: String] = [:]
-        let f = try Failover.make(in: sandbox, diverge: diverge, grants: .rewind, prepare: { pg1 in
+        let f = try Failover.make(in: sandbox, diverge: diverge, grants: grants, prepare: { pg1 in
             try pg1.sql(Self.schema)
         }, beforeFailover: { pg1 in
             guard diverge else { return }
@@ -68,6 +70,24 @@ final class LostTransactionsTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.stdout.contains("capture-lost done"), result.stdout)
         XCTAssertTrue(result.stdout.contains("pg-rejoin lost --pgdata"), result.stdout)
+        try assertGivenBack(f, before)
+    }
+
+    /// The least-privileged role cannot rewind, so `auto` copies: the crashed old primary, set
+    /// aside, is crash-recovered and read before the clone, and the same SQL gives its rows back.
+    func testTheCopyPathReadsTheOldDataSetAsideAndTheSQLGivesThemBack() throws {
+        let (f, before) = try makeFailover(grants: [])
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("set-aside done"), "the copy path: \(result.stdout)")
+        XCTAssertTrue(result.stdout.contains("capture-lost done"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("pg-rejoin lost --pgdata"), result.stdout)
+        try assertGivenBack(f, before)
+    }
+
+    /// The text, SQL (applied to the new primary, it restores pg1's rows; the conflict changes
+    /// nothing), JSON and CSV of the run's lost transactions.
+    func assertGivenBack(_ f: Failover, _ before: [String: String]) throws {
 
         let text = try lost(f)
         XCTAssertEqual(text.status, 0, text.output)
@@ -130,10 +150,24 @@ final class LostTransactionsTests: XCTestCase {
     /// Killed while the old primary runs privately to be read: abort stops that server, takes
     /// pg-rejoin's standby.signal away, and the old primary starts as it was, lost rows and all.
     func testAbortWhileTheOldPrimaryIsReadPutsItBack() throws {
-        let (f, _) = try makeFailover()
-        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind")
+        try abortWhileRead(method: "rewind", grants: .rewind)
+    }
+
+    /// The same on the copy path, where the private server runs on the old data set aside.
+    func testAbortWhileTheSetAsideOldPrimaryIsReadPutsItBack() throws {
+        try abortWhileRead(method: "auto", grants: [])
+    }
+
+    func abortWhileRead(method: String, grants: RoleGrants) throws {
+        let (f, _) = try makeFailover(grants: grants)
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: method)
         XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "capture-lost:during"]).status, 128 + SIGKILL)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + "/standby.signal"))
+        // The private server's standby.signal: in PGDATA (rewind) or in the old data set aside.
+        let parent = (f.pg1.dataDirectory as NSString).deletingLastPathComponent
+        let base = (f.pg1.dataDirectory as NSString).lastPathComponent
+        let signals = ([base] + (try FileManager.default.contentsOfDirectory(atPath: parent)).filter { $0.hasPrefix(base + ".old-") })
+            .filter { FileManager.default.fileExists(atPath: parent + "/" + $0 + "/standby.signal") }
+        XCTAssertEqual(signals.count, 1, "one standby.signal, pg-rejoin's: \(signals)")
         let abort = try sandbox.rejoin(["abort", "--pgdata", f.pg1.dataDirectory])
         XCTAssertEqual(abort.status, 0, abort.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + "/standby.signal"))

@@ -17,13 +17,15 @@ struct PrivateServer {
     var plan: RejoinPlan
     var tools: PgTools
     var children: ChildProcessRunner
+    /// The old primary's data: PGDATA on the rewind path, the set-aside copy on the copy path.
+    var dataDirectory: String
     var directory: String
 
     var socketDirectory: String { directory + "/socket" }
     var hbaFile: String { directory + "/pg_hba.conf" }
     /// Says standby.signal in PGDATA is pg-rejoin's, to be removed after (or by a rerun).
     var signalMarker: String { directory + "/standby.signal.ours" }
-    var signalFile: String { plan.pgdata + "/standby.signal" }
+    var signalFile: String { dataDirectory + "/standby.signal" }
     /// Any port will do: the socket is in a directory no one else uses, and no TCP.
     let port = 5432
 
@@ -52,8 +54,10 @@ struct PrivateServer {
             ("shared_buffers", "128MB"), ("huge_pages", "off"), ("hot_standby_feedback", "off"),
         ]
         if plan.majorVersion >= 15 { settings.append(("archive_library", "")) }
-        if let configFile = plan.configFile { settings.append(("config_file", configFile)) }
-        return ["-D", plan.pgdata] + settings.flatMap { ["-c", "\($0.0)=\($0.1)"] }
+        // A Debian cluster's postgresql.conf names PGDATA as its data directory: said too, so
+        // the set-aside copy is the one started.
+        if let configFile = plan.configFile { settings += [("config_file", configFile), ("data_directory", dataDirectory)] }
+        return ["-D", dataDirectory] + settings.flatMap { ["-c", "\($0.0)=\($0.1)"] }
     }
 
     /// Runs `body` against the started server; stops it (fast) whatever happens.
@@ -86,7 +90,7 @@ struct PrivateServer {
     private func waitUntilReady(pid: ChildPid) async throws {
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
-            if let status = PostmasterPid.read(dataDirectory: plan.pgdata)?.status?.trimmingCharacters(in: .whitespaces),
+            if let status = PostmasterPid.read(dataDirectory: dataDirectory)?.status?.trimmingCharacters(in: .whitespaces),
                status == "ready" {
                 return
             }
@@ -99,13 +103,17 @@ struct PrivateServer {
     }
 
     /// After a kill during the look (abort): the private server stopped if it still runs, and
-    /// its standby.signal removed, so the old data is back as it was.
-    static func abandon(plan: RejoinPlan, tools: PgTools, children: ChildProcessRunner) async throws {
-        let server = PrivateServer(plan: plan, tools: tools, children: children, directory: LostFiles.directory(plan) + "/server")
+    /// its standby.signal removed, so the old data is back as it was. `old`: where the old data
+    /// is now.
+    static func abandon(plan: RejoinPlan, old: String, tools: PgTools, children: ChildProcessRunner) async throws {
+        let server = PrivateServer(plan: plan, tools: tools, children: children, dataDirectory: old,
+                                   directory: LostFiles.directory(plan) + "/server")
         guard Files.exists(server.signalMarker) else { return }
-        if try await tools.isRunning(plan.pgdata) {
-            _ = try await tools.stop(plan.pgdata, mode: "fast", timeoutSeconds: 60)
-            if try await tools.isRunning(plan.pgdata) { throw AbortError.stillRunning(pgdata: plan.pgdata) }
+        if try await tools.isRunning(old) {
+            // pg_ctl itself, never the node's stop command (pg_ctlcluster, a service manager):
+            // the private server is no service's, and on the copy path not at PGDATA.
+            _ = try await children.run(ChildCommand(tools.path("pg_ctl"), ["stop", "-D", old, "-m", "fast", "-w", "-t", "60"]).withoutPassword())
+            if try await tools.isRunning(old) { throw AbortError.stillRunning(pgdata: old) }
         }
         try server.removeLeftoverSignal()
     }

@@ -86,7 +86,7 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
         case .rewind:
             return [.preflight, .stopLocal, .recoverLocal, .captureLost, .rewind] + config + [.writeStandbyConfig, .start, .verify]
         case .basebackup, .auto:
-            return [.preflight, .stopLocal, .setAside, .clone] + config + [.writeStandbyConfig, .swapIn, .start, .verify]
+            return [.preflight, .stopLocal, .setAside, .captureLost, .clone] + config + [.writeStandbyConfig, .swapIn, .start, .verify]
         }
     }
 

@@ -1,10 +1,15 @@
 import Foundation
 
-/// Rewind path, after recover-local: before pg_rewind throws away what the old primary
-/// committed after the fork, those transactions are read as rows into
+/// The transactions the old primary committed after the fork, read as rows into
 /// `PGDATA.rejoin/lost-RUN/lost.json` (`pg-rejoin lost` prints them). The old primary is
 /// started privately as a hot standby of nobody to be read (`PrivateServer`), and stopped
-/// "shut down in recovery", a valid pg_rewind target.
+/// "shut down in recovery".
+///
+/// Rewind path: after recover-local, before pg_rewind throws those transactions away; stopped
+/// in recovery, the directory is a valid pg_rewind target. Copy path: after set-aside, on the
+/// old data beside PGDATA (crash-recovered first when the node had crashed), before the clone:
+/// the copy path keeps that directory, but retention or `old remove` may end it later, and the
+/// rows are then read while the node's own configuration still fits them.
 ///
 /// Never fails the rejoin: what cannot be read is written into the report with why, and the
 /// divergence WAL is saved by the rewind step as before.
@@ -19,12 +24,16 @@ public struct CaptureLostStep: Step {
     public func isDone(_ context: RunContext) async throws -> Bool {
         let plan = context.plan
         if plan.captureLost == false || context.state.status[.rewind] != nil || context.state.status[.start] != nil { return true }
+        // A directory pg_rewind partly rewrote is not the old primary any more (its rows were
+        // read before the rewind, when they were whole).
+        if plan.oldDataDamaged == true { return true }
         return Files.exists(LostFiles.report(plan))
     }
 
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
-        let server = PrivateServer(plan: plan, tools: context.tools, children: context.children,
+        guard let old = context.oldDataLocation() else { throw StepError.oldDataMissing(pgdata: plan.pgdata, expected: plan.oldDataDirectory) }
+        let server = PrivateServer(plan: plan, tools: context.tools, children: context.children, dataDirectory: old,
                                    directory: LostFiles.directory(plan) + "/server")
         // A look interrupted by a kill leaves its standby.signal: never the node's to keep.
         try server.removeLeftoverSignal()
@@ -48,15 +57,27 @@ public struct CaptureLostStep: Step {
 
     private func capture(_ context: RunContext, server: PrivateServer, clock: PhaseClock) async throws -> LostReport {
         let plan = context.plan
-        let control = try await context.tools.controlData(plan.pgdata)
+        let data = server.dataDirectory
+        var control = try await context.tools.controlData(data)
         let empty = LostReport(format: LostReport.formatVersion, run: plan.runID, systemIdentifier: plan.systemIdentifier,
                                timeline: control.timeline ?? 0, fork: "", capturedAt: Date(), tables: [], transactions: [], notes: [],
                                oldValues: nil)
         guard let timeline = control.timeline else { return empty }
         let (upstreamTimeline, _, history) = try RewindSource.position(of: plan.upstream)
         guard upstreamTimeline > timeline, let fork = history.forkPoint(of: timeline) else { return empty }
+        if !control.isCleanShutdown {
+            // Copy path, a node that crashed (the rewind path recovered it already): recovered
+            // as recover-local would, so that its rows can be read as they were committed.
+            try await StalePidFile.moveAside(from: data, context: context, control: control)
+            let result = try await context.children.run(RecoverLocalStep.crashRecovery(of: data, plan: plan, tools: context.tools))
+            control = try await context.tools.controlData(data)
+            guard control.isCleanShutdown else {
+                throw RewindError.recoveryFailed(pgdata: data, detail: result.standardErrorTail.suffix(3).joined(separator: "; "))
+            }
+            clock.mark("recovery")
+        }
         let (_, builder) = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
-            "--path", plan.pgdata + "/pg_wal", "--timeline", String(timeline), "--start", fork.description,
+            "--path", data + "/pg_wal", "--timeline", String(timeline), "--start", fork.description,
         ]), reducingOutputInto: LostWAL.Builder()) { builder, chunk in builder.feed(chunk) }
         var finishing = builder
         let wal = finishing.finished()

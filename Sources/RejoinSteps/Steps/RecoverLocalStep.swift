@@ -26,21 +26,7 @@ public struct RecoverLocalStep: Step {
         let plan = context.plan
         let before = try await context.tools.controlData(plan.pgdata)
         try await StalePidFile.moveAside(from: plan.pgdata, context: context, control: before)
-        // Before replaying, PostgreSQL makes sure everything written before the crash is on disk:
-        // by default an fsync of every file of the cluster; with syncfs, one call per file
-        // system (the same durability; PostgreSQL's own option since 14, used where the kernel
-        // reports write-back errors from it).
-        // The setting exists from 14 on: 13's single-user server refuses it.
-        let initSync = FileSystemSync.reportsErrors && plan.majorVersion >= 14 ? ["-c", "recovery_init_sync_method=syncfs"] : []
-        // archive_library exists from 15 on, and 16 refuses it beside archive_command.
-        let archiveLibrary = plan.majorVersion >= 15 ? ["-c", "archive_library="] : []
-        // A Debian cluster's postgresql.conf is in /etc: the single-user server must be told.
-        let configFile = plan.configFile.map { ["-c", "config_file=\($0)"] } ?? []
-        let command = ChildCommand(context.tools.path("postgres"), [
-            "--single", "-D", plan.pgdata,
-            "-c", "archive_mode=on", "-c", "archive_command=/bin/false", "-c", "listen_addresses=", "-c", "hot_standby=off",
-            "-c", "restore_command=",
-        ] + configFile + archiveLibrary + initSync + ["template1"]).withoutPassword()
+        let command = Self.crashRecovery(of: plan.pgdata, plan: plan, tools: context.tools)
         // While recovery runs, the WAL after the fork is saved and pg_waldump reads it: the
         // rewind step needs it saved before pg_rewind starts, and recovery only reads it (and
         // appends its checkpoint).
@@ -64,6 +50,27 @@ public struct RecoverLocalStep: Step {
             }
         }
         return facts
+    }
+
+    /// Single-user crash recovery of `dataDirectory` (PGDATA, or on the copy path the old data
+    /// set aside beside it).
+    static func crashRecovery(of dataDirectory: String, plan: RejoinPlan, tools: PgTools) -> ChildCommand {
+        // Before replaying, PostgreSQL makes sure everything written before the crash is on disk:
+        // by default an fsync of every file of the cluster; with syncfs, one call per file
+        // system (the same durability; PostgreSQL's own option since 14, used where the kernel
+        // reports write-back errors from it).
+        // The setting exists from 14 on: 13's single-user server refuses it.
+        let initSync = FileSystemSync.reportsErrors && plan.majorVersion >= 14 ? ["-c", "recovery_init_sync_method=syncfs"] : []
+        // archive_library exists from 15 on, and 16 refuses it beside archive_command.
+        let archiveLibrary = plan.majorVersion >= 15 ? ["-c", "archive_library="] : []
+        // A Debian cluster's postgresql.conf is in /etc, and names the data directory PGDATA:
+        // both are said, so the set-aside copy is the one recovered.
+        let configFile = plan.configFile.map { ["-c", "config_file=\($0)", "-c", "data_directory=\(dataDirectory)"] } ?? []
+        return ChildCommand(tools.path("postgres"), [
+            "--single", "-D", dataDirectory,
+            "-c", "archive_mode=on", "-c", "archive_command=/bin/false", "-c", "listen_addresses=", "-c", "hot_standby=off",
+            "-c", "restore_command=",
+        ] + configFile + archiveLibrary + initSync + ["template1"]).withoutPassword()
     }
 
     /// The divergence report's headline when this step wrote it, and how many saved segments it
