@@ -8,11 +8,17 @@ struct LostCommand: AsyncParsableCommand, DropsPrivilegesEarly {
         commandName: "lost",
         abstract: "Show the transactions the old primary committed after the fork, which the rejoin discarded: as text, SQL, CSV or JSON.",
         discussion: """
-            Before a rewind, pg-rejoin reads them from the old primary into PGDATA.rejoin/lost-<run>/lost.json \
-            (--lost-rows capture, the default); after verify it reads the pre-fork rows they changed on the \
+            pg-rejoin reads them from the old primary into PGDATA.rejoin/lost-<run>/lost.json (--lost-rows \
+            capture, the default): before a rewind, or after a full copy from the old data set aside. After \
+            verify it reads the pre-fork rows they changed on the \
             rejoined standby. `--format sql` writes a script for the new primary, in commit order, meant for \
             review: updates and deletes change nothing unless the row still has its pre-fork value, and \
-            conflicts are commented. A full copy keeps the old data directory instead (pg-rejoin old list).
+            conflicts are commented.
+
+            --from-old PATH reads them later from an old copy a full copy kept (pg-rejoin old list), \
+            its directory or its archive: for a run with --lost-rows skip, or one made before pg-rejoin \
+            read them. The copy is crash-recovered if it had crashed and started privately to be read; \
+            the node at --pgdata must run, as a standby of the new primary, for the pre-fork rows.
             """
     )
 
@@ -27,12 +33,23 @@ struct LostCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     @Option(help: ArgumentHelp("With --format csv: the directory for the files (must not exist, or be empty).", valueName: "dir"))
     var to: String?
 
+    @Option(name: .customLong("from-old"),
+            help: ArgumentHelp("Read them first from this old copy (a directory PGDATA.old-<run> or its archive), then show them.", valueName: "path"))
+    var fromOld: String?
+
+    @Option(help: ArgumentHelp("With --from-old: the directory of the copy's PostgreSQL programs (default: found as rejoin finds them).", valueName: "dir"))
+    var bindir: String?
+
     func validate() throws {
         guard ["text", "sql", "csv", "json"].contains(format) else {
             throw ValidationError("--format '\(format)' is not known; use one of: text, sql, csv, json")
         }
         if format == "csv" && (to ?? "").isEmpty { throw ValidationError("--format csv writes files: name their directory with --to") }
         if let run, run.isEmpty { throw ValidationError("--run must not be empty") }
+        if let fromOld, fromOld.isEmpty { throw ValidationError("--from-old must not be empty") }
+        if fromOld != nil && run != nil { throw ValidationError("--from-old reads an old copy into its own run: leave out --run") }
+        if let bindir, bindir.isEmpty { throw ValidationError("--bindir must not be empty") }
+        if bindir != nil && fromOld == nil { throw ValidationError("--bindir is for --from-old (the programs that read the copy)") }
     }
 
     func earlyOwnerReference() -> String? { (try? target.resolved())?.ownerReference }
@@ -42,6 +59,11 @@ struct LostCommand: AsyncParsableCommand, DropsPrivilegesEarly {
         let status = await CommandRunner.run(output: out) {
             let pgdata = try target.resolved()
             if Files.exists(pgdata.ownerReference) { try Privileges.becomeOwner(of: pgdata.ownerReference) }
+            var run = self.run
+            if let fromOld {
+                run = try await LostFromOld(pgdata: pgdata.path, old: fromOld, bindir: bindir,
+                                            progress: { StandardStreams.err("pg-rejoin: \($0)\n") }).run()
+            }
             let path = try LostReports.find(pgdata: pgdata.path, run: run)
             let report = try LostFiles.read(path)
             switch format {
@@ -84,7 +106,7 @@ enum LostReports {
         var errorDescription: String? {
             switch self {
             case let .none(pgdata):
-                return "no lost transactions were read for \(pgdata): pg-rejoin reads them before a rewind (unless --lost-rows skip); a full copy keeps the old data directory instead (pg-rejoin old list)"
+                return "no lost transactions were read for \(pgdata): pg-rejoin reads them during a rejoin unless --lost-rows skip; to read them from an old copy a full copy kept (pg-rejoin old list), add --from-old PATH"
             case let .unknownRun(run, known):
                 return "run \(run) has no lost transactions read; runs that have: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
             case let .targetNotEmpty(directory):

@@ -52,7 +52,7 @@ struct RejoinCommand: AsyncParsableCommand, DropsPrivilegesEarly {
     @Option(help: ArgumentHelp("The physical replication slot to stream through: a name (made on the upstream if missing), auto (the node's own primary_slot_name, if any; the default) or none.", valueName: "name|auto|none"))
     var slot: String?
 
-    @Option(help: ArgumentHelp("Before a rewind, read the transactions the old primary committed after the fork as rows (`pg-rejoin lost` prints them): capture (the default) or skip.", valueName: "capture|skip"))
+    @Option(help: ArgumentHelp("Read the transactions the old primary committed after the fork as rows (`pg-rejoin lost` prints them), before a rewind or, after a full copy, from the old data set aside: capture (the default) or skip (which also leaves a full copy's old data byte for byte).", valueName: "capture|skip"))
     var lostRows: String?
 
     @OptionGroup var output: OutputOptions

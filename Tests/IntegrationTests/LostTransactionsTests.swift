@@ -74,7 +74,8 @@ final class LostTransactionsTests: XCTestCase {
     }
 
     /// The least-privileged role cannot rewind, so `auto` copies: the crashed old primary, set
-    /// aside, is crash-recovered and read before the clone, and the same SQL gives its rows back.
+    /// aside, is crash-recovered and read once the standby is verified, and the same SQL gives
+    /// its rows back.
     func testTheCopyPathReadsTheOldDataSetAsideAndTheSQLGivesThemBack() throws {
         let (f, before) = try makeFailover(grants: [])
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
@@ -83,6 +84,18 @@ final class LostTransactionsTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("capture-lost done"), result.stdout)
         XCTAssertTrue(result.stdout.contains("pg-rejoin lost --pgdata"), result.stdout)
         try assertGivenBack(f, before)
+
+        // Read, the kept copy still is the old primary: renamed back (README's way to get the
+        // old state), it starts with its lost rows.
+        let copy = try XCTUnwrap(oldCopies(f).first)
+        try f.pg1.stop()
+        try FileManager.default.moveItem(atPath: f.pg1.dataDirectory, toPath: f.pg1.dataDirectory + ".standby")
+        try FileManager.default.moveItem(atPath: copy, toPath: f.pg1.dataDirectory)
+        try f.pg1.start()
+        XCTAssertEqual(try f.pg1.sql("SELECT pg_is_in_recovery()"), "f")
+        XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders WHERE id BETWEEN 1001 AND 1050"), String(Failover.lostRows))
+        for (table, query) in Self.compared { XCTAssertEqual(try f.pg1.sql(query), before[table], table) }
+        try f.pg1.stop()
     }
 
     /// The text, SQL (applied to the new primary, it restores pg1's rows; the conflict changes
@@ -150,24 +163,10 @@ final class LostTransactionsTests: XCTestCase {
     /// Killed while the old primary runs privately to be read: abort stops that server, takes
     /// pg-rejoin's standby.signal away, and the old primary starts as it was, lost rows and all.
     func testAbortWhileTheOldPrimaryIsReadPutsItBack() throws {
-        try abortWhileRead(method: "rewind", grants: .rewind)
-    }
-
-    /// The same on the copy path, where the private server runs on the old data set aside.
-    func testAbortWhileTheSetAsideOldPrimaryIsReadPutsItBack() throws {
-        try abortWhileRead(method: "auto", grants: [])
-    }
-
-    func abortWhileRead(method: String, grants: RoleGrants) throws {
-        let (f, _) = try makeFailover(grants: grants)
-        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: method)
+        let (f, _) = try makeFailover()
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "rewind")
         XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "capture-lost:during"]).status, 128 + SIGKILL)
-        // The private server's standby.signal: in PGDATA (rewind) or in the old data set aside.
-        let parent = (f.pg1.dataDirectory as NSString).deletingLastPathComponent
-        let base = (f.pg1.dataDirectory as NSString).lastPathComponent
-        let signals = ([base] + (try FileManager.default.contentsOfDirectory(atPath: parent)).filter { $0.hasPrefix(base + ".old-") })
-            .filter { FileManager.default.fileExists(atPath: parent + "/" + $0 + "/standby.signal") }
-        XCTAssertEqual(signals.count, 1, "one standby.signal, pg-rejoin's: \(signals)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + "/standby.signal"))
         let abort = try sandbox.rejoin(["abort", "--pgdata", f.pg1.dataDirectory])
         XCTAssertEqual(abort.status, 0, abort.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + "/standby.signal"))
@@ -176,5 +175,83 @@ final class LostTransactionsTests: XCTestCase {
         XCTAssertEqual(try f.pg1.sql("SELECT pg_is_in_recovery()"), "f")
         XCTAssertEqual(try f.pg1.sql("SELECT count(*) FROM orders WHERE id BETWEEN 1001 AND 1050"), String(Failover.lostRows))
         try f.pg1.stop()
+    }
+
+    /// The copy path reads the old data after verify: killed while its private server runs, the
+    /// run is unfinished (the standby streams meanwhile); the same command stops that server,
+    /// reads again and finishes, and the copy keeps no standby.signal.
+    func testAKillWhileTheSetAsideCopyIsReadResumes() throws {
+        let (f, _) = try makeFailover(grants: [])
+        let arguments = sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto")
+        XCTAssertEqual(try sandbox.rejoin(arguments, environment: ["PG_REJOIN_FAULT": "capture-lost:during"]).status, 128 + SIGKILL)
+        let copy = try XCTUnwrap(oldCopies(f).first)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: copy + "/standby.signal"), "the private server's")
+        let status = try sandbox.rejoin(["status", "--pgdata", f.pg1.dataDirectory])
+        XCTAssertEqual(status.status, 40, status.output)
+        let rerun = try sandbox.rejoin(arguments)
+        XCTAssertEqual(rerun.status, 0, rerun.output)
+        XCTAssertTrue(rerun.stdout.contains("capture-lost done"), rerun.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: copy + "/standby.signal"))
+        XCTAssertTrue(try lost(f).stdout.hasSuffix("10 lost transactions\n"))
+        XCTAssertEqual(try f.pg1.sql("SELECT status FROM pg_stat_wal_receiver"), "streaming")
+    }
+
+    /// A run that read nothing (`--lost-rows skip`) kept its old data: `lost --from-old` reads that
+    /// copy later, as the run would have, and the SQL gives pg1's rows back. Bad paths are
+    /// refused with nothing changed, and a copy is read once.
+    func testFromOldReadsAKeptCopyLater() throws {
+        let (f, before) = try makeFailover(grants: [])
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto", extra: ["--lost-rows", "skip"]))
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try lost(f).status, 10, "nothing read during the run")
+        let copy = try XCTUnwrap(oldCopies(f).first { !$0.hasSuffix(".tar.zst") }, "the kept copy")
+
+        let pgdata = try lost(f, ["--from-old", f.pg1.dataDirectory])
+        XCTAssertEqual(pgdata.status, 10, pgdata.output)
+        XCTAssertTrue(pgdata.stderr.contains("is the node's own data directory"), pgdata.stderr)
+        let missing = try lost(f, ["--from-old", copy + "-nowhere"])
+        XCTAssertEqual(missing.status, 10, missing.output)
+        XCTAssertTrue(missing.stderr.contains("does not exist"), missing.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.pg1.dataDirectory + ".rejoin/lost-" + runID(of: copy) + "/lost.json"), "refusals change nothing")
+
+        let read = try lost(f, ["--from-old", copy])
+        XCTAssertEqual(read.status, 0, read.output)
+        XCTAssertTrue(read.stdout.hasSuffix("10 lost transactions\n"), read.stdout)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: copy + "/standby.signal"), "the copy is left without pg-rejoin's standby.signal")
+        let again = try lost(f, ["--from-old", copy])
+        XCTAssertEqual(again.status, 10, again.output)
+        XCTAssertTrue(again.stderr.contains("read already"), again.stderr)
+        try assertGivenBack(f, before)
+    }
+
+    /// The same from an archive (`--old-data archive`), extracted into the working directory
+    /// for the reading and removed after.
+    func testFromOldReadsAnArchive() throws {
+        let (f, before) = try makeFailover(grants: [])
+        let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto",
+                                                                extra: ["--lost-rows", "skip", "--old-data", "archive"]))
+        XCTAssertEqual(result.status, 0, result.output)
+        let archive = try XCTUnwrap(oldCopies(f).first { $0.hasSuffix(".tar.zst") }, "the archive")
+        let read = try lost(f, ["--from-old", archive])
+        XCTAssertEqual(read.status, 0, read.output)
+        XCTAssertTrue(read.stdout.hasSuffix("10 lost transactions\n"), read.stdout)
+        let lostDirectory = f.pg1.dataDirectory + ".rejoin/lost-" + runID(of: archive)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: lostDirectory + "/old-data"), "the extract is removed")
+        try assertGivenBack(f, before)
+    }
+
+    /// The old copies beside pg1's PGDATA, as paths.
+    func oldCopies(_ f: Failover) throws -> [String] {
+        let parent = (f.pg1.dataDirectory as NSString).deletingLastPathComponent
+        let base = (f.pg1.dataDirectory as NSString).lastPathComponent
+        return try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.hasPrefix(base + ".old-") && !$0.hasSuffix(".json") }
+            .sorted().map { parent + "/" + $0 }
+    }
+
+    /// The run id in a copy's name: `data.old-RUN`, `data.old-RUN.tar.zst`.
+    func runID(of copy: String) -> String {
+        let name = (copy as NSString).lastPathComponent
+        let run = name[name.range(of: ".old-")!.upperBound...]
+        return String(run.split(separator: ".").first ?? "")
     }
 }

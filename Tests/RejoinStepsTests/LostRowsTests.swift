@@ -106,6 +106,27 @@ extension LostRowsTests {
         decoder.dateDecodingStrategy = .iso8601
         XCTAssertEqual(try decoder.decode(LostReport.self, from: LostReportJSON.encode(report)), report)
     }
+
+    /// Written straight to the file, a buffer at a time: across many flushes (20 000 rows, some
+    /// 2 MB of JSON) the file is the same document.
+    func testTheReportStreamedToItsFileIsTheSameDocument() throws {
+        let changes = (0..<20_000).map { n in
+            LostRowChange(kind: .insert, table: 0, tuple: "(\(n / 100),\(n % 100 + 1))", oldTuple: nil,
+                          new: [String(n), "row \"\(n)\" é", n % 7 == 0 ? nil : "1.50"], old: nil, conflict: nil, alsoBy: nil)
+        }
+        let report = LostReport(format: 1, run: "20261206T070000Z", systemIdentifier: "7716", timeline: 1, fork: "0/3000000",
+                                capturedAt: Date(timeIntervalSince1970: 1_796_000_000), tables: [table], transactions: [
+                                    LostTransaction(xid: 740, committed: "2026-12-06 07:00:00 UTC", lsn: "0/3000100", changes: changes, notes: []),
+                                ], notes: [], oldValues: nil)
+        let directory = NSTemporaryDirectory() + "lost-json-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try LostReportJSON.write(report, to: directory + "/lost.json")
+        let written = try Data(contentsOf: URL(fileURLWithPath: directory + "/lost.json"))
+        XCTAssertGreaterThan(written.count, 1 << 20)
+        XCTAssertEqual(written, LostReportJSON.encode(report))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["lost.json"], "no temporary file left")
+    }
 }
 
 extension LostRowsTests {

@@ -82,6 +82,6 @@ final class RewindDecisionTests: XCTestCase {
         XCTAssertEqual(RejoinPlan.steps(for: .rewind, keepConfig: true),
                        [.preflight, .stopLocal, .recoverLocal, .captureLost, .rewind, .keepLocalConfig, .writeStandbyConfig, .start, .verify])
         XCTAssertEqual(RejoinPlan.steps(for: .basebackup, keepConfig: false),
-                       [.preflight, .stopLocal, .setAside, .captureLost, .clone, .writeStandbyConfig, .swapIn, .start, .verify])
+                       [.preflight, .stopLocal, .setAside, .clone, .writeStandbyConfig, .swapIn, .start, .verify, .captureLost])
     }
 }

@@ -126,7 +126,7 @@ enum ConfigKeys {
         ConfigKey(name: "working_directory", kind: .string(\.workingDirectory), option: nil,
                   help: "heal's and keepalived-notify's log and stamp (default PGDATA.rejoin)", check: absolutePath),
         ConfigKey(name: "lost_rows", kind: .string(\.lostRows), option: "--lost-rows",
-                  help: "before a rewind, read the lost transactions as rows: capture or skip", check: lostRowsMode),
+                  help: "read the lost transactions as rows (before a rewind, or after a full copy): capture or skip", check: lostRowsMode),
         ConfigKey(name: "old_data", kind: .string(\.oldData), option: "--old-data",
                   help: "after a verified rejoin: keep, archive or discard the old data directory", check: oldDataMode),
         ConfigKey(name: "keep_old", kind: .integer(\.keepOld), option: "--keep-old",

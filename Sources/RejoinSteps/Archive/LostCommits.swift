@@ -6,8 +6,7 @@ import Foundation
 ///
 /// Judged once, at the end of the run that set the copy aside (the upstream's timeline history
 /// is at hand then), by pg_waldump over the copy's own pg_wal from the fork; the verdict is kept
-/// in the working directory (`lost-RUN/verdict.txt`, RUN as in the copy's name), never inside the copy, which stays byte
-/// for byte what the failed primary left. A copy without a verdict (an older version's, or one
+/// in the working directory (`lost-RUN/verdict.txt`, RUN as in the copy's name), never inside the copy. A copy without a verdict (an older version's, or one
 /// that could not be judged) counts as holding lost commits: unknown is kept.
 public enum LostCommits {
     public enum Verdict: Equatable, Sendable, CustomStringConvertible {

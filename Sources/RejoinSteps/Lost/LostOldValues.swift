@@ -100,18 +100,25 @@ struct LostOldValues {
 }
 
 extension LostOldValues {
+    /// `report` with the pre-fork rows read on the node at `pgdata` (running, a standby of the
+    /// new primary), as its owner over its local socket.
+    static func completing(_ report: LostReport, onTheNodeAt pgdata: String) -> LostReport {
+        let user = Privileges.currentUserName()
+        var completed = LostOldValues(connect: { database in
+            try LocalEndpoint.connect(dataDirectory: pgdata, user: user, database: database, clientEncoding: "UTF8")
+        }).complete(report)
+        if report.changeCount == 0 { completed.oldValues = "none needed" }
+        return completed
+    }
+
     /// After verify: completes this run's lost transactions with the pre-fork rows, read on the
     /// rejoined node as its owner over its local socket, and says where they are. Never fails
     /// the run.
     static func complete(_ context: RunContext) {
         let plan = context.plan
         guard let report = try? LostFiles.readWritten(LostFiles.report(plan)), report.oldValues == nil else { return }
-        let user = Privileges.currentUserName()
-        var completed = LostOldValues(connect: { database in
-            try LocalEndpoint.connect(dataDirectory: plan.pgdata, user: user, database: database, clientEncoding: "UTF8")
-        }).complete(report)
-        if report.changeCount == 0 { completed.oldValues = "none needed" }
-        do { try LostFiles.writeCompletion(completed, over: report, plan: plan) } catch {
+        let completed = completing(report, onTheNodeAt: plan.pgdata)
+        do { try LostFiles.writeCompletion(completed, over: report, directory: LostFiles.directory(plan)) } catch {
             context.delegate.handle(.warning("lost transactions: could not update \(LostFiles.report(plan)): \((error as? LocalizedError)?.errorDescription ?? "\(error)")"))
         }
         guard !completed.transactions.isEmpty else { return }

@@ -6,6 +6,22 @@ import Foundation
 enum LostReportJSON {
     static func encode(_ report: LostReport) -> Data {
         let out = Writer()
+        emit(report, out)
+        return Data(out.bytes)
+    }
+
+    /// Straight into `path` (atomically, fsync'd), a buffer of 256 kB at a time: the whole
+    /// document in memory, in a buffer grown by doubling and then copied, was most of what
+    /// reading the lost rows added to the process's peak.
+    static func write(_ report: LostReport, to path: String) throws {
+        try Files.writeAtomically(to: path, mode: 0o600) { fd, tmp in
+            let out = Writer(flushingTo: fd, path: tmp)
+            emit(report, out)
+            try out.finish()
+        }
+    }
+
+    private static func emit(_ report: LostReport, _ out: Writer) {
         out.object {
             out.field("format") { out.number(report.format) }
             out.field("run") { out.string(report.run) }
@@ -53,7 +69,6 @@ enum LostReportJSON {
             out.field("notes") { out.array(report.notes) { out.string($0) } }
             if let old = report.oldValues { out.field("oldValues") { out.string(old) } }
         }
-        return Data(out.bytes)
     }
 
     private static func change(_ change: LostRowChange, _ out: Writer) {
@@ -70,14 +85,47 @@ enum LostReportJSON {
     }
 
     /// Appends JSON to a byte buffer; commas are placed by the nesting it tracks. A class: the
-    /// nested closures all write to the one buffer.
+    /// nested closures all write to the one buffer. With a descriptor, the buffer is written
+    /// out whenever it passes `flushAt`; the first write error stops the writing and is thrown
+    /// by `finish`.
     final class Writer {
         var bytes: [UInt8] = []
         private var first: [Bool] = []
+        private let fd: Int32?
+        private let path: String
+        private let flushAt = 256 << 10
+        private var failure: Error?
 
-        init() { bytes.reserveCapacity(1 << 20) }
+        init() {
+            fd = nil
+            path = ""
+            bytes.reserveCapacity(1 << 20)
+        }
+
+        init(flushingTo fd: Int32, path: String) {
+            self.fd = fd
+            self.path = path
+            bytes.reserveCapacity(flushAt + (64 << 10))
+        }
+
+        /// Writes what is left in the buffer.
+        func finish() throws {
+            flush()
+            if let failure { throw failure }
+        }
+
+        private func flush() {
+            guard let fd, failure == nil, !bytes.isEmpty else { return }
+            do {
+                try bytes.withUnsafeBytes { try Files.writeAll(fd: fd, $0, path: path) }
+            } catch {
+                failure = error
+            }
+            bytes.removeAll(keepingCapacity: true)
+        }
 
         private func separate() {
+            if fd != nil && bytes.count >= flushAt { flush() }
             guard let isFirst = first.last else { return }
             if !isFirst { bytes.append(UInt8(ascii: ",")) }
             first[first.count - 1] = false

@@ -14,12 +14,29 @@ import Glibc
 /// external pid file and no log collector, so nothing of the node's own is touched. Started as
 /// `postgres` itself (an argument vector, never pg_ctl's `-o` string), stopped with SIGINT.
 struct PrivateServer {
-    var plan: RejoinPlan
+    var majorVersion: Int
+    /// postgresql.conf when it is not in the data directory (a Debian cluster's, in /etc).
+    var configFile: String?
     var tools: PgTools
     var children: ChildProcessRunner
     /// The old primary's data: PGDATA on the rewind path, the set-aside copy on the copy path.
     var dataDirectory: String
     var directory: String
+
+    /// The old primary of `plan`'s run, found at `dataDirectory`.
+    init(plan: RejoinPlan, tools: PgTools, children: ChildProcessRunner, dataDirectory: String) {
+        self.init(majorVersion: plan.majorVersion, configFile: plan.configFile, tools: tools, children: children,
+                  dataDirectory: dataDirectory, directory: LostFiles.directory(plan) + "/server")
+    }
+
+    init(majorVersion: Int, configFile: String?, tools: PgTools, children: ChildProcessRunner, dataDirectory: String, directory: String) {
+        self.majorVersion = majorVersion
+        self.configFile = configFile
+        self.tools = tools
+        self.children = children
+        self.dataDirectory = dataDirectory
+        self.directory = directory
+    }
 
     var socketDirectory: String { directory + "/socket" }
     var hbaFile: String { directory + "/pg_hba.conf" }
@@ -53,10 +70,10 @@ struct PrivateServer {
             ("external_pid_file", ""), ("logging_collector", "off"), ("log_destination", "stderr"),
             ("shared_buffers", "128MB"), ("huge_pages", "off"), ("hot_standby_feedback", "off"),
         ]
-        if plan.majorVersion >= 15 { settings.append(("archive_library", "")) }
+        if majorVersion >= 15 { settings.append(("archive_library", "")) }
         // A Debian cluster's postgresql.conf names PGDATA as its data directory: said too, so
         // the set-aside copy is the one started.
-        if let configFile = plan.configFile { settings += [("config_file", configFile), ("data_directory", dataDirectory)] }
+        if let configFile { settings += [("config_file", configFile), ("data_directory", dataDirectory)] }
         return ["-D", dataDirectory] + settings.flatMap { ["-c", "\($0.0)=\($0.1)"] }
     }
 
@@ -102,20 +119,17 @@ struct PrivateServer {
         throw Failure.didNotStart(detail: "not ready for read-only connections within 120 s")
     }
 
-    /// After a kill during the look (abort): the private server stopped if it still runs, and
-    /// its standby.signal removed, so the old data is back as it was. `old`: where the old data
-    /// is now.
-    static func abandon(plan: RejoinPlan, old: String, tools: PgTools, children: ChildProcessRunner) async throws {
-        let server = PrivateServer(plan: plan, tools: tools, children: children, dataDirectory: old,
-                                   directory: LostFiles.directory(plan) + "/server")
-        guard Files.exists(server.signalMarker) else { return }
-        if try await tools.isRunning(old) {
+    /// After a kill during the look (abort, or a rerun of `lost --from-old`): the private server
+    /// stopped if it still runs, and its standby.signal removed, so the old data is as it was.
+    func abandon() async throws {
+        guard Files.exists(signalMarker) else { return }
+        if try await tools.isRunning(dataDirectory) {
             // pg_ctl itself, never the node's stop command (pg_ctlcluster, a service manager):
             // the private server is no service's, and on the copy path not at PGDATA.
-            _ = try await children.run(ChildCommand(tools.path("pg_ctl"), ["stop", "-D", old, "-m", "fast", "-w", "-t", "60"]).withoutPassword())
-            if try await tools.isRunning(old) { throw AbortError.stillRunning(pgdata: old) }
+            _ = try await children.run(ChildCommand(tools.path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "60"]).withoutPassword())
+            if try await tools.isRunning(dataDirectory) { throw AbortError.stillRunning(pgdata: dataDirectory) }
         }
-        try server.removeLeftoverSignal()
+        try removeLeftoverSignal()
     }
 
     /// standby.signal left by an interrupted look (only when pg-rejoin's marker says it put it

@@ -62,7 +62,7 @@ public struct AbortRun {
         }
         // A look at the lost transactions the kill interrupted: its private server still runs on
         // the old data, with pg-rejoin's standby.signal.
-        try await PrivateServer.abandon(plan: plan, old: old, tools: tools, children: children)
+        try await PrivateServer(plan: plan, tools: tools, children: children, dataDirectory: old).abandon()
         // pg_rewind may have written into it before the run stopped: then it is marked, and
         // said to be what it is.
         try DamagedDirectory.markIfRewound(context, reason: "the run stopped while pg_rewind was writing; aborted")

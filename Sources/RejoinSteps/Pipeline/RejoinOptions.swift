@@ -40,7 +40,8 @@ public struct RejoinOptions: Sendable {
     public var cluster: DebianCluster? = nil
     /// The slot the standby streams through (--slot).
     public var slot: SlotChoice = .auto
-    /// Read the old primary's lost transactions as rows before a rewind (`--lost-rows`).
+    /// Read the old primary's lost transactions as rows (`--lost-rows`): before a rewind, or
+    /// after a full copy from the old data set aside.
     public var lostRows: LostRowsMode = .capture
 
     public init(upstream: UpstreamAddress, pgdata: String, user: String = "repl", passfile: String? = nil,
@@ -68,7 +69,7 @@ public struct RejoinOptions: Sendable {
     }
 }
 
-/// `--lost-rows`: whether a rewind first reads what the failover lost as rows.
+/// `--lost-rows`: whether a rejoin reads what the failover lost as rows.
 public enum LostRowsMode: String, CaseIterable, Sendable {
     case capture, skip
 }

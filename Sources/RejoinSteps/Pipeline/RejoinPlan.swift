@@ -62,8 +62,8 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
     /// The tablespaces the copy path sets aside, copies and swaps in beside PGDATA (a rewind
     /// keeps the node's own links and works through them).
     public var tablespaces: [TablespacePlan]?
-    /// Whether the lost transactions are read as rows before pg_rewind (`--lost-rows`; nil:
-    /// yes, as plans written before it behave).
+    /// Whether the lost transactions are read as rows, before pg_rewind or after a full copy
+    /// (`--lost-rows`; nil: yes, as plans written before it behave).
     public var captureLost: Bool?
 
     /// postgresql.conf when it lives outside PGDATA: crash recovery and pg_rewind need it.
@@ -86,7 +86,9 @@ public struct RejoinPlan: Codable, Sendable, Equatable {
         case .rewind:
             return [.preflight, .stopLocal, .recoverLocal, .captureLost, .rewind] + config + [.writeStandbyConfig, .start, .verify]
         case .basebackup, .auto:
-            return [.preflight, .stopLocal, .setAside, .captureLost, .clone] + config + [.writeStandbyConfig, .swapIn, .start, .verify]
+            // The old data is read for lost rows once the standby runs: the copy path keeps it, and
+            // nothing removes it before the run has finished.
+            return [.preflight, .stopLocal, .setAside, .clone] + config + [.writeStandbyConfig, .swapIn, .start, .verify, .captureLost]
         }
     }
 

@@ -6,10 +6,11 @@ import Foundation
 /// "shut down in recovery".
 ///
 /// Rewind path: after recover-local, before pg_rewind throws those transactions away; stopped
-/// in recovery, the directory is a valid pg_rewind target. Copy path: after set-aside, on the
-/// old data beside PGDATA (crash-recovered first when the node had crashed), before the clone:
-/// the copy path keeps that directory, but retention or `old remove` may end it later, and the
-/// rows are then read while the node's own configuration still fits them.
+/// in recovery, the directory is a valid pg_rewind target. Copy path: the last step, after
+/// verify, on the old data set aside beside PGDATA (crash-recovered first when the node had
+/// crashed): the standby runs as early as without it, and retention (archive, discard, prune)
+/// comes only after. The kept copy is then as PostgreSQL's own recovery leaves it, the same
+/// rows and WAL; `--lost-rows skip` leaves it byte for byte.
 ///
 /// Never fails the rejoin: what cannot be read is written into the report with why, and the
 /// divergence WAL is saved by the rewind step as before.
@@ -23,7 +24,9 @@ public struct CaptureLostStep: Step {
 
     public func isDone(_ context: RunContext) async throws -> Bool {
         let plan = context.plan
-        if plan.captureLost == false || context.state.status[.rewind] != nil || context.state.status[.start] != nil { return true }
+        if plan.captureLost == false { return true }
+        // Rewind path: once pg_rewind or the start began, the old primary is gone.
+        if plan.isRewind && (context.state.status[.rewind] != nil || context.state.status[.start] != nil) { return true }
         // A directory pg_rewind partly rewrote is not the old primary any more (its rows were
         // read before the rewind, when they were whole).
         if plan.oldDataDamaged == true { return true }
@@ -33,10 +36,10 @@ public struct CaptureLostStep: Step {
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
         guard let old = context.oldDataLocation() else { throw StepError.oldDataMissing(pgdata: plan.pgdata, expected: plan.oldDataDirectory) }
-        let server = PrivateServer(plan: plan, tools: context.tools, children: context.children, dataDirectory: old,
-                                   directory: LostFiles.directory(plan) + "/server")
-        // A look interrupted by a kill leaves its standby.signal: never the node's to keep.
-        try server.removeLeftoverSignal()
+        let server = PrivateServer(plan: plan, tools: context.tools, children: context.children, dataDirectory: old)
+        // A look interrupted by a kill leaves its standby.signal, never the node's to keep, and
+        // maybe its server still running.
+        try await server.abandon()
         let report: LostReport
         let clock = PhaseClock()
         do {
@@ -76,26 +79,8 @@ public struct CaptureLostStep: Step {
             }
             clock.mark("recovery")
         }
-        let (_, builder) = try await context.children.run(ChildCommand(context.tools.path("pg_waldump"), [
-            "--path", data + "/pg_wal", "--timeline", String(timeline), "--start", fork.description,
-        ]), reducingOutputInto: LostWAL.Builder()) { builder, chunk in builder.feed(chunk) }
-        var finishing = builder
-        let wal = finishing.finished()
-        clock.mark("waldump")
-        var report = empty
-        report.fork = fork.description
-        guard !wal.commits.isEmpty else { return report }
-        let user = Privileges.currentUserName()
-        report = try await server.with { port in
-            clock.mark("start")
-            // Tests: killed while the private server runs (a rerun stops it and reads again).
-            FaultInjection.point(kind, .during)
-            defer { clock.mark("read") }
-            return try LostCapture(wal: wal, connect: { database in
-                try Self.connect(server, port: port, database: database, users: [user, "postgres"])
-            }).capture(run: plan.runID, systemIdentifier: plan.systemIdentifier, timeline: timeline, fork: fork.description)
-        }
-        clock.mark("stop")
+        let (report, wal) = try await LostReading(server: server, run: plan.runID, systemIdentifier: plan.systemIdentifier)
+            .read(timeline: timeline, fork: fork, clock: clock)
         return Self.namingRemovedFiles(report, wal: wal, upstream: plan.upstream)
     }
 
@@ -113,21 +98,6 @@ public struct CaptureLostStep: Step {
         }
         return report
     }
-
-    /// The first of `users` that exists (the private hba trusts any on its socket).
-    static func connect(_ server: PrivateServer, port: Int, database: String, users: [String]) throws -> PgConnection {
-        var last: Error?
-        for user in users {
-            do {
-                return try PgConnection(parameters: [("host", server.socketDirectory), ("port", String(port)), ("dbname", database),
-                                                     ("user", user), ("application_name", "pg-rejoin"),
-                                                     // Values arrive as UTF-8 whatever the database's encoding.
-                                                     ("client_encoding", "UTF8")],
-                                        target: "the old primary (private socket)")
-            } catch { last = error }
-        }
-        throw last ?? PgError.connect(target: "the old primary", message: "no user to connect as")
-    }
 }
 
 /// Where a run's lost transactions are kept: beside its divergence WAL in the working
@@ -138,9 +108,14 @@ public enum LostFiles {
     public static func report(_ plan: RejoinPlan) -> String { directory(plan) + "/lost.json" }
 
     static func write(_ lost: LostReport, plan: RejoinPlan) throws {
-        try Files.makeDirectory(directory(plan))
-        try Files.writeAtomically(LostReportJSON.encode(lost), to: report(plan), mode: 0o600)
-        written.set(report(plan), lost)
+        try write(lost, directory: directory(plan))
+    }
+
+    static func write(_ lost: LostReport, directory: String) throws {
+        let path = directory + "/lost.json"
+        try Files.makeDirectory(directory)
+        try LostReportJSON.write(lost, to: path)
+        written.set(path, lost)
     }
 
     /// The report this process wrote last, so completing it after verify need not decode the
@@ -176,30 +151,42 @@ public enum LostFiles {
     /// rewriting it: small, where lost.json holds every lost row.
     static let completionName = "pre-fork.json"
 
-    static func writeCompletion(_ completed: LostReport, over captured: LostReport, plan: RejoinPlan) throws {
+    static func writeCompletion(_ completed: LostReport, over captured: LostReport, directory: String) throws {
         let completion = LostCompletion(completed, over: captured)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try Files.writeAtomically(try encoder.encode(completion), to: directory(plan) + "/" + completionName, mode: 0o600)
+        try Files.writeAtomically(try encoder.encode(completion), to: directory + "/" + completionName, mode: 0o600)
     }
 }
 
-/// Seconds per phase, for the journal (where a capture's time goes).
+/// Seconds per phase, and the process's peak memory after it, for the journal (where a
+/// capture's time and memory go: "waldump 0.12 s 31 MB, start 0.20 s 31 MB, ...").
 final class PhaseClock: @unchecked Sendable {
     private let lock = NSLock()
     private var last = Date()
-    private var phases: [(String, Double)] = []
+    private var phases: [(String, Double, Int?)] = []
 
     func mark(_ phase: String) {
+        let peak = Self.peakMegabytes()
         lock.withLock {
             let now = Date()
-            phases.append((phase, now.timeIntervalSince(last)))
+            phases.append((phase, now.timeIntervalSince(last), peak))
             last = now
         }
     }
 
     var description: String {
-        lock.withLock { phases.map { "\($0.0) \(String(format: "%.2f", $0.1))" }.joined(separator: ", ") }
+        lock.withLock {
+            phases.map { "\($0.0) \(String(format: "%.2f", $0.1)) s" + ($0.2.map { " \($0) MB" } ?? "") }.joined(separator: ", ")
+        }
+    }
+
+    /// VmHWM: the most memory this process has held so far.
+    static func peakMegabytes() -> Int? {
+        guard let status = Files.read("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
+        return kilobytes / 1024
     }
 }
 

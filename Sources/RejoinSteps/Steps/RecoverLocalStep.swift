@@ -55,17 +55,21 @@ public struct RecoverLocalStep: Step {
     /// Single-user crash recovery of `dataDirectory` (PGDATA, or on the copy path the old data
     /// set aside beside it).
     static func crashRecovery(of dataDirectory: String, plan: RejoinPlan, tools: PgTools) -> ChildCommand {
+        crashRecovery(of: dataDirectory, majorVersion: plan.majorVersion, configFile: plan.configFile, tools: tools)
+    }
+
+    static func crashRecovery(of dataDirectory: String, majorVersion: Int, configFile: String?, tools: PgTools) -> ChildCommand {
         // Before replaying, PostgreSQL makes sure everything written before the crash is on disk:
         // by default an fsync of every file of the cluster; with syncfs, one call per file
         // system (the same durability; PostgreSQL's own option since 14, used where the kernel
         // reports write-back errors from it).
         // The setting exists from 14 on: 13's single-user server refuses it.
-        let initSync = FileSystemSync.reportsErrors && plan.majorVersion >= 14 ? ["-c", "recovery_init_sync_method=syncfs"] : []
+        let initSync = FileSystemSync.reportsErrors && majorVersion >= 14 ? ["-c", "recovery_init_sync_method=syncfs"] : []
         // archive_library exists from 15 on, and 16 refuses it beside archive_command.
-        let archiveLibrary = plan.majorVersion >= 15 ? ["-c", "archive_library="] : []
+        let archiveLibrary = majorVersion >= 15 ? ["-c", "archive_library="] : []
         // A Debian cluster's postgresql.conf is in /etc, and names the data directory PGDATA:
         // both are said, so the set-aside copy is the one recovered.
-        let configFile = plan.configFile.map { ["-c", "config_file=\($0)", "-c", "data_directory=\(dataDirectory)"] } ?? []
+        let configFile = configFile.map { ["-c", "config_file=\($0)", "-c", "data_directory=\(dataDirectory)"] } ?? []
         return ChildCommand(tools.path("postgres"), [
             "--single", "-D", dataDirectory,
             "-c", "archive_mode=on", "-c", "archive_command=/bin/false", "-c", "listen_addresses=", "-c", "hot_standby=off",

@@ -6,9 +6,13 @@ import Foundation
 enum StalePidFile {
     /// `control`: pg_controldata's answer when the caller just read it.
     static func moveAside(from dataDirectory: String, context: RunContext, control: ControlData? = nil) async throws {
+        try await moveAside(from: dataDirectory, to: context.plan.workDirectory + "/postmaster.pid.stale-\(context.plan.runID)",
+                            tools: context.tools, control: control)
+    }
+
+    static func moveAside(from dataDirectory: String, to destination: String, tools: PgTools, control: ControlData? = nil) async throws {
         guard Files.exists(dataDirectory + "/postmaster.pid"),
-              case .crashed = try await LocalServerState.inspect(dataDirectory, tools: context.tools, control: control) else { return }
-        try Files.rename(dataDirectory + "/postmaster.pid",
-                         to: context.plan.workDirectory + "/postmaster.pid.stale-\(context.plan.runID)")
+              case .crashed = try await LocalServerState.inspect(dataDirectory, tools: tools, control: control) else { return }
+        try Files.rename(dataDirectory + "/postmaster.pid", to: destination)
     }
 }
