@@ -64,4 +64,14 @@ final class LostWALTests: XCTestCase {
         XCTAssertEqual(TupleID(block: 0, offset: 1).description, "(0,1)")
         XCTAssertNil(TupleID("nope"))
     }
+
+    /// A tid as PostgreSQL prints it, parsed by hand; anything else is refused.
+    func testTupleIDsParseAsPostgreSQLPrintsThem() {
+        XCTAssertEqual(TupleID("(12,3)"), TupleID(block: 12, offset: 3))
+        XCTAssertEqual(TupleID("( 4294967295 , 65535 )"), TupleID(block: 4_294_967_295, offset: 65535))
+        XCTAssertEqual(TupleID("(0,1)")?.description, "(0,1)")
+        for bad in ["", "()", "(1,2", "1,2)", "(,3)", "(1,)", "(1,2,3)", "(1;2)", "(-1,2)", "(4294967296,1)", "(1,65536)", "(1,2)x", "((1,2)"] {
+            XCTAssertNil(TupleID(bad), bad)
+        }
+    }
 }

@@ -60,8 +60,7 @@ struct LostCapture {
             }
         }
         for commit in wal.commits {
-            var changes = changesByTransaction[commit.xid] ?? []
-            changes.sort(by: Self.applyOrder)
+            let changes = Self.inApplyOrder(changesByTransaction[commit.xid] ?? [])
             let notes = transactionNotes(commit, tables: report.tables) + (extraNotes[commit.xid] ?? [])
             report.transactions.append(LostTransaction(xid: commit.xid, committed: commit.time, lsn: commit.lsn, changes: changes, notes: notes))
         }
@@ -117,10 +116,13 @@ struct LostCapture {
     private func read(_ table: Table, blocks: Set<UInt32>, maxOffset: UInt16, rangeScans: Bool, in sql: PgConnection,
                       keep top: [UInt32: UInt32]) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
         var rows: [TupleID: (UInt32, [String?])] = [:]
+        // The server keeps only the lost transactions' tuples: a block an update touched holds
+        // dozens of pre-fork rows that would cross the socket, be parsed and dropped.
+        let xids = "{" + top.keys.sorted().map(String.init).joined(separator: ",") + "}"
         if rangeScans {
             // 14+: a TID range scan per run of adjacent blocks reads them as a sequential scan would.
             for run in Self.runs(of: blocks) {
-                for (tid, row) in try Self.tuples(of: table.table, from: run.lowerBound, through: run.upperBound, in: sql)
+                for (tid, row) in try Self.tuples(of: table.table, from: run.lowerBound, through: run.upperBound, xids: xids, in: sql)
                 where top[row.xmin] != nil {
                     rows[tid] = row
                 }
@@ -129,7 +131,7 @@ struct LostCapture {
         }
         for chunk in blocks.sorted().chunked(into: 64) {
             let places = chunk.flatMap { block in (1...maxOffset).map { TupleID(block: block, offset: $0) } }
-            for (tid, row) in try Self.tuples(of: table.table, at: places, in: sql) where top[row.xmin] != nil {
+            for (tid, row) in try Self.tuples(of: table.table, at: places, xids: xids, in: sql) where top[row.xmin] != nil {
                 rows[tid] = row
             }
         }
@@ -139,11 +141,25 @@ struct LostCapture {
     /// Within a transaction: deletes, then updates, then inserts (a key deleted and inserted
     /// again in one transaction must go in that order), each table's rows by their place.
     static func applyOrder(_ a: LostRowChange, _ b: LostRowChange) -> Bool {
-        func rank(_ kind: LostRowChange.Kind) -> Int { kind == .delete ? 0 : kind == .update ? 1 : 2 }
-        func place(_ change: LostRowChange) -> TupleID {
-            (change.tuple ?? change.oldTuple).flatMap(TupleID.init) ?? TupleID(block: 0, offset: 0)
-        }
-        return (rank(a.kind), a.table, place(a)) < (rank(b.kind), b.table, place(b))
+        orderKey(a) < orderKey(b)
+    }
+
+    /// `changes` sorted by `applyOrder`, each key computed once (a place is parsed from text).
+    static func inApplyOrder(_ changes: [LostRowChange]) -> [LostRowChange] {
+        changes.map { (orderKey($0), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    private static func orderKey(_ change: LostRowChange) -> OrderKey {
+        let rank = change.kind == .delete ? 0 : change.kind == .update ? 1 : 2
+        let place = (change.tuple ?? change.oldTuple).flatMap(TupleID.init) ?? TupleID(block: 0, offset: 0)
+        return OrderKey(rank: rank, table: change.table, place: place)
+    }
+
+    private struct OrderKey: Comparable {
+        var rank: Int
+        var table: Int
+        var place: TupleID
+        static func < (a: OrderKey, b: OrderKey) -> Bool { (a.rank, a.table, a.place) < (b.rank, b.table, b.place) }
     }
 
     /// Adjacent blocks as closed ranges of at most 64 blocks (so one answer stays small):
@@ -160,24 +176,36 @@ struct LostCapture {
         return runs
     }
 
-    /// The visible tuples of blocks `first` through `last` (a TID range scan, 14+).
-    static func tuples(of table: LostTable, from first: UInt32, through last: UInt32, in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
-        try tuples(of: table, where: "t.ctid >= $1::tid AND t.ctid < $2::tid", ["(\(first),0)", "(\(UInt64(last) + 1),0)"], in: sql)
+    /// The visible tuples of blocks `first` through `last` (a TID range scan, 14+) written by
+    /// one of `xids` (an array literal).
+    static func tuples(of table: LostTable, from first: UInt32, through last: UInt32, xids: String,
+                       in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
+        try tuples(of: table, where: "t.ctid >= $1::tid AND t.ctid < $2::tid AND t.xmin = ANY($3::xid[])",
+                   ["(\(first),0)", "(\(UInt64(last) + 1),0)", xids], in: sql)
     }
 
-    /// The visible tuples of `table` at `places` (a TID scan): `xmin` and every column as text.
-    static func tuples(of table: LostTable, at places: [TupleID], in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
-        try tuples(of: table, where: "t.ctid = ANY($1::tid[])", ["{" + places.map { "\"\($0)\"" }.joined(separator: ",") + "}"], in: sql)
+    /// The visible tuples of `table` at `places` (a TID scan), when `xids` is given only those
+    /// one of them wrote: `xmin` and every column as text.
+    static func tuples(of table: LostTable, at places: [TupleID], xids: String? = nil, in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
+        let tids = "{" + places.map { "\"\($0)\"" }.joined(separator: ",") + "}"
+        guard let xids else { return try tuples(of: table, where: "t.ctid = ANY($1::tid[])", [tids], in: sql) }
+        return try tuples(of: table, where: "t.ctid = ANY($1::tid[]) AND t.xmin = ANY($2::xid[])", [tids, xids], in: sql)
     }
 
     private static func tuples(of table: LostTable, where condition: String, _ parameters: [String],
                                in sql: PgConnection) throws -> [TupleID: (xmin: UInt32, values: [String?])] {
-        let columns = table.columns.map { "t.\($0.quoted)::text" }.joined(separator: ", ")
-        let statement = "SELECT t.ctid::text, t.xmin::text\(columns.isEmpty ? "" : ", " + columns) FROM ONLY \(table.name) t WHERE \(condition)"
-        var found: [TupleID: (UInt32, [String?])] = [:]
-        for row in try sql.query(statement, parameters) {
-            guard let tid = row[0].flatMap(TupleID.init), let xmin = row[1].flatMap({ UInt32($0) }) else { continue }
-            found[tid] = (xmin, Array(row.dropFirst(2)))
+        // ctid and xmin last: taken off the end, the row array is the values, no copy.
+        let columns = table.columns.map { "t.\($0.quoted)::text, " }.joined()
+        let statement = "SELECT \(columns)t.ctid::text, t.xmin::text FROM ONLY \(table.name) t WHERE \(condition)"
+        var rows = try sql.query(statement, parameters)
+        var found: [TupleID: (UInt32, [String?])] = Dictionary(minimumCapacity: rows.count)
+        for index in rows.indices {
+            // Taken out of the result, so that the row's array is not shared and shrinks in place.
+            var row = rows[index]
+            rows[index] = []
+            guard row.count >= 2, let xmin = row.removeLast().flatMap({ UInt32($0) }),
+                  let tid = row.removeLast().flatMap(TupleID.init) else { continue }
+            found[tid] = (xmin, row)
         }
         return found
     }
@@ -210,6 +238,8 @@ struct LostCapture {
             return tops.isEmpty ? nil : tops
         }
         var result: [(UInt32, LostRowChange)] = []
+        // Sized once: grown by doubling, tens of thousands of changes were copied and held twice.
+        result.reserveCapacity(rows.count + changes.count { $0.kind == .delete })
         var notes: [(UInt32, String)] = []
         for (tuple, row) in rows.sorted(by: { $0.key < $1.key }) {
             guard let owner = top[row.xmin] else { continue }

@@ -167,7 +167,7 @@ enum LostReportJSON {
         func optionalString(_ value: String?) {
             guard let value else {
                 separate()
-                bytes.append(contentsOf: Array("null".utf8))
+                bytes.append(contentsOf: "null".utf8)
                 return
             }
             string(value)
@@ -175,12 +175,20 @@ enum LostReportJSON {
 
         func number(_ value: Int) {
             separate()
-            bytes.append(contentsOf: Array(String(value).utf8))
+            bytes.append(contentsOf: String(value).utf8)
         }
+
+        private static let hex = Array("0123456789abcdef".utf8)
 
         private func quoted(_ value: String) {
             bytes.append(UInt8(ascii: "\""))
-            let hex = Array("0123456789abcdef".utf8)
+            // Most values need no escape: copied whole.
+            if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                bytes.append(contentsOf: value.utf8)
+                bytes.append(UInt8(ascii: "\""))
+                return
+            }
+            let hex = Self.hex
             for byte in value.utf8 {
                 switch byte {
                 case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
