@@ -21,8 +21,9 @@ struct LostCapture {
         let top = wal.topLevel
         var changesByTransaction: [UInt32: [LostRowChange]] = [:]
         var extraNotes: [UInt32: [String]] = [:]
-        let lost = wal.changes.filter { top[$0.xid] != nil }
-        let relations = Dictionary(grouping: lost, by: \.relation)
+        // Grouped straight from the WAL's changes, without a filtered copy of them first.
+        var relations: [RelationFile: [LostWAL.HeapChange]] = [:]
+        for change in wal.changes where top[change.xid] != nil { relations[change.relation, default: []].append(change) }
         if !relations.isEmpty {
             let first = try connectAny()
             let blockSize = Int(try first.value("SHOW block_size") ?? "8192") ?? 8192
@@ -42,7 +43,8 @@ struct LostCapture {
                 }
                 let sql = try connect(info.name)
                 for file in files.sorted(by: { $0.relfilenode < $1.relfilenode }) {
-                    let changes = relations[file] ?? []
+                    // Each relation's changes are let go once read.
+                    let changes = relations.removeValue(forKey: file) ?? []
                     guard let table = try describe(file, in: sql, database: info.name, defaultTablespace: info.tablespace) else {
                         if try isOtherThanTable(file, in: sql, defaultTablespace: info.tablespace) { continue }
                         let xids = Set(changes.compactMap { top[$0.xid] }).sorted()
@@ -60,7 +62,8 @@ struct LostCapture {
             }
         }
         for commit in wal.commits {
-            let changes = Self.inApplyOrder(changesByTransaction[commit.xid] ?? [])
+            // Taken out as each transaction is built: the changes are not held twice.
+            let changes = Self.inApplyOrder(changesByTransaction.removeValue(forKey: commit.xid) ?? [])
             let notes = transactionNotes(commit, tables: report.tables) + (extraNotes[commit.xid] ?? [])
             report.transactions.append(LostTransaction(xid: commit.xid, committed: commit.time, lsn: commit.lsn, changes: changes, notes: notes))
         }
