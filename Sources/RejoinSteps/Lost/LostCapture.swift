@@ -21,9 +21,12 @@ struct LostCapture {
         let top = wal.topLevel
         var changesByTransaction: [UInt32: [LostRowChange]] = [:]
         var extraNotes: [UInt32: [String]] = [:]
-        // Grouped straight from the WAL's changes, without a filtered copy of them first.
-        var relations: [RelationFile: [LostWAL.HeapChange]] = [:]
-        for change in wal.changes where top[change.xid] != nil { relations[change.relation, default: []].append(change) }
+        // The lost changes' places in the WAL's list, by relation: each relation's own list is
+        // made when it is read, never a second copy of them all.
+        var relations: [RelationFile: [Int]] = [:]
+        for (index, change) in wal.changes.enumerated() where top[change.xid] != nil {
+            relations[change.relation, default: []].append(index)
+        }
         if !relations.isEmpty {
             let first = try connectAny()
             let blockSize = Int(try first.value("SHOW block_size") ?? "8192") ?? 8192
@@ -44,7 +47,7 @@ struct LostCapture {
                 let sql = try connect(info.name)
                 for file in files.sorted(by: { $0.relfilenode < $1.relfilenode }) {
                     // Each relation's changes are let go once read.
-                    let changes = relations.removeValue(forKey: file) ?? []
+                    let changes = (relations.removeValue(forKey: file) ?? []).map { wal.changes[$0] }
                     guard let table = try describe(file, in: sql, database: info.name, defaultTablespace: info.tablespace) else {
                         if try isOtherThanTable(file, in: sql, defaultTablespace: info.tablespace) { continue }
                         let xids = Set(changes.compactMap { top[$0.xid] }).sorted()
@@ -55,8 +58,9 @@ struct LostCapture {
                     let index = report.tables.count - 1
                     let rows = try read(table, blocks: Set(changes.filter { $0.kind != .delete }.map(\.block)), maxOffset: maxOffset,
                                         rangeScans: rangeScans, in: sql, keep: top)
-                    let (classified, notes) = classify(changes, rows: rows, table: index, top: top)
-                    for (xid, change) in classified { changesByTransaction[xid, default: []].append(change) }
+                    let notes = classify(changes, rows: rows, table: index, top: top) { xid, change in
+                        changesByTransaction[xid, default: []].append(change)
+                    }
                     for (xid, note) in notes { extraNotes[xid, default: []].append(note) }
                 }
             }
@@ -218,6 +222,15 @@ struct LostCapture {
     /// a pre-fork row is a delete. Returns the changes by their top-level transaction.
     func classify(_ changes: [LostWAL.HeapChange], rows: [TupleID: (xmin: UInt32, values: [String?])], table: Int,
                   top: [UInt32: UInt32]) -> (changes: [(UInt32, LostRowChange)], notes: [(UInt32, String)]) {
+        var result: [(UInt32, LostRowChange)] = []
+        let notes = classify(changes, rows: rows, table: table, top: top) { result.append(($0, $1)) }
+        return (result, notes)
+    }
+
+    /// The same, each change handed to `emit` with its top-level transaction as it is made:
+    /// a capture files them by transaction straight away rather than holding them twice.
+    func classify(_ changes: [LostWAL.HeapChange], rows: [TupleID: (xmin: UInt32, values: [String?])], table: Int,
+                  top: [UInt32: UInt32], emit: (UInt32, LostRowChange) -> Void) -> [(UInt32, String)] {
         var updatedFrom: [TupleID: (old: TupleID, xid: UInt32)] = [:]
         var inserted: [TupleID: UInt32] = [:]
         for change in changes {
@@ -240,19 +253,16 @@ struct LostCapture {
             let tops = Array(Set(xids.compactMap { top[$0] }).subtracting([owner])).sorted()
             return tops.isEmpty ? nil : tops
         }
-        var result: [(UInt32, LostRowChange)] = []
-        // Sized once: grown by doubling, tens of thousands of changes were copied and held twice.
-        result.reserveCapacity(rows.count + changes.count { $0.kind == .delete })
         var notes: [(UInt32, String)] = []
         for (tuple, row) in rows.sorted(by: { $0.key < $1.key }) {
             guard let owner = top[row.xmin] else { continue }
             let (origin, by) = root(tuple)
             if origin == tuple || inserted[origin] != nil {
-                result.append((owner, LostRowChange(kind: .insert, table: table, tuple: tuple.description, oldTuple: nil, new: row.values,
-                                                    old: nil, conflict: nil, alsoBy: others(by + (inserted[origin].map { [$0] } ?? []), than: owner))))
+                emit(owner, LostRowChange(kind: .insert, table: table, tuple: tuple.description, oldTuple: nil, new: row.values,
+                                          old: nil, conflict: nil, alsoBy: others(by + (inserted[origin].map { [$0] } ?? []), than: owner)))
             } else {
-                result.append((owner, LostRowChange(kind: .update, table: table, tuple: tuple.description, oldTuple: origin.description,
-                                                    new: row.values, old: nil, conflict: nil, alsoBy: others(by, than: owner))))
+                emit(owner, LostRowChange(kind: .update, table: table, tuple: tuple.description, oldTuple: origin.description,
+                                          new: row.values, old: nil, conflict: nil, alsoBy: others(by, than: owner)))
             }
         }
         for change in changes where change.kind == .delete {
@@ -262,10 +272,10 @@ struct LostCapture {
                 notes.append((owner, "deleted a row that transaction \(top[inserter] ?? inserter) inserted after the fork: nothing to re-apply"))
                 continue
             }
-            result.append((owner, LostRowChange(kind: .delete, table: table, tuple: nil, oldTuple: origin.description, new: nil, old: nil,
-                                                conflict: nil, alsoBy: others(by, than: owner))))
+            emit(owner, LostRowChange(kind: .delete, table: table, tuple: nil, oldTuple: origin.description, new: nil, old: nil,
+                                      conflict: nil, alsoBy: others(by, than: owner)))
         }
-        return (result, notes)
+        return notes
     }
 
     /// What a transaction did besides rows, said plainly: never silently skipped.
