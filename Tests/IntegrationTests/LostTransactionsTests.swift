@@ -225,17 +225,23 @@ final class LostTransactionsTests: XCTestCase {
     }
 
     /// The same from an archive (`--old-data archive`), extracted into the working directory
-    /// for the reading and removed after.
+    /// for the reading and removed after; over a report of a reading that failed.
     func testFromOldReadsAnArchive() throws {
         let (f, before) = try makeFailover(grants: [])
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto",
                                                                 extra: ["--lost-rows", "skip", "--old-data", "archive"]))
         XCTAssertEqual(result.status, 0, result.output)
         let archive = try XCTUnwrap(oldCopies(f).first { $0.hasSuffix(".tar.zst") }, "the archive")
+        // What a run leaves when its reading failed: a report that says it read nothing. Unlike
+        // a report that read rows, it is read again.
+        let lostDirectory = f.pg1.dataDirectory + ".rejoin/lost-" + runID(of: archive)
+        try FileManager.default.createDirectory(atPath: lostDirectory, withIntermediateDirectories: true)
+        try #"{"format":1,"run":"\#(runID(of: archive))","systemIdentifier":"0","timeline":0,"fork":"","capturedAt":"2026-12-06T00:00:00Z","tables":[],"transactions":[],"notes":["not read as rows: the private server did not start"]}"#
+            .write(toFile: lostDirectory + "/lost.json", atomically: true, encoding: .utf8)
+        try Sandbox.giveToPostgres(lostDirectory)
         let read = try lost(f, ["--from-old", archive])
         XCTAssertEqual(read.status, 0, read.output)
         XCTAssertTrue(read.stdout.hasSuffix("10 lost transactions\n"), read.stdout)
-        let lostDirectory = f.pg1.dataDirectory + ".rejoin/lost-" + runID(of: archive)
         XCTAssertFalse(FileManager.default.fileExists(atPath: lostDirectory + "/old-data"), "the extract is removed")
         try assertGivenBack(f, before)
     }

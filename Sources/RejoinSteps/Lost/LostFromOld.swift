@@ -5,7 +5,8 @@ import Foundation
 /// `--lost-rows skip`, one made before pg-rejoin read them, or one whose reading failed.
 ///
 /// The copy is read as a rejoin reads it: crash-recovered when it had crashed, then started as
-/// a private hot standby of nobody (`PrivateServer`); its rows and its WAL stay as they are. An
+/// a private hot standby of nobody (`PrivateServer`); its rows and the WAL it holds stay (recovery
+/// appends its checkpoint, as PostgreSQL's own start would). An
 /// archive is extracted into the working directory first, and that extract removed after. The
 /// fork comes from the rejoined node's own timeline history (`PGDATA/pg_wal/N.history`), and the
 /// pre-fork rows from the rejoined node, which must be running. The result is the run's
@@ -42,10 +43,15 @@ public struct LostFromOld {
         if state.isUnfinished, let plan = state.plan { throw LostFromOldError.unfinishedRun(run: plan.runID, pgdata: pgdata) }
         let run = copy.runID ?? "from-old-" + PreflightStep.runID()
         let directory = LostFiles.directory(workDirectory: paths.workDirectory, run: run)
-        guard !Files.exists(directory + "/lost.json") else { throw LostFromOldError.alreadyRead(run: run, pgdata: pgdata) }
+        // A run that tried and could not read them says so in its report: read again then.
+        if Files.exists(directory + "/lost.json"),
+           !((try? LostFiles.read(directory + "/lost.json"))?.notes.contains { $0.hasPrefix(Self.unreadNote) } ?? false) {
+            throw LostFromOldError.alreadyRead(run: run, pgdata: pgdata)
+        }
 
         var data = copy.path
         let extracted = directory + "/old-data"
+        defer { if copy.isArchive { try? Files.removeTree(extracted) } }
         if copy.isArchive {
             try Files.makeDirectory(directory)
             if Files.exists(extracted) { try Files.removeTree(extracted) }
@@ -55,7 +61,6 @@ public struct LostFromOld {
             guard chmod(extracted, 0o700) == 0 else { throw FileError.write(path: extracted, errno: errno) }
             data = extracted
         }
-        defer { if copy.isArchive { try? Files.removeTree(extracted) } }
 
         let report = try await read(data, run: run, directory: directory, plan: state.plan)
         try? Files.removeTree(directory + "/server")
@@ -93,7 +98,11 @@ public struct LostFromOld {
                                    dataDirectory: data, directory: directory + "/server")
         // A reading killed before: its private server stopped and its standby.signal removed.
         try await server.abandon()
-        guard try await !tools.isRunning(data) else { throw LostFromOldError.inUse(path: data) }
+        // By the process table, not pg_ctl status alone: a crashed copy's stale pid may now be
+        // another program's.
+        guard try await !LocalServerState.inspect(data, tools: tools, control: control).isRunning else {
+            throw LostFromOldError.inUse(path: data)
+        }
         let clock = PhaseClock()
         if !control.isCleanShutdown {
             progress("crash recovery of \(data)")
@@ -108,6 +117,9 @@ public struct LostFromOld {
         progress("reading what timeline \(timeline) committed after the fork at \(fork)")
         return try await LostReading(server: server, run: run, systemIdentifier: system).read(timeline: timeline, fork: fork, clock: clock).report
     }
+
+    /// How a report that read nothing begins its note (`CaptureLostStep.unread`).
+    static let unreadNote = "not read as rows: "
 
     struct Copy {
         var path: String

@@ -123,11 +123,11 @@ struct PrivateServer {
     /// stopped if it still runs, and its standby.signal removed, so the old data is as it was.
     func abandon() async throws {
         guard Files.exists(signalMarker) else { return }
-        if try await tools.isRunning(dataDirectory) {
+        if try await LocalServerState.inspect(dataDirectory, tools: tools).isRunning {
             // pg_ctl itself, never the node's stop command (pg_ctlcluster, a service manager):
             // the private server is no service's, and on the copy path not at PGDATA.
             _ = try await children.run(ChildCommand(tools.path("pg_ctl"), ["stop", "-D", dataDirectory, "-m", "fast", "-w", "-t", "60"]).withoutPassword())
-            if try await tools.isRunning(dataDirectory) { throw AbortError.stillRunning(pgdata: dataDirectory) }
+            if try await LocalServerState.inspect(dataDirectory, tools: tools).isRunning { throw AbortError.stillRunning(pgdata: dataDirectory) }
         }
         try removeLeftoverSignal()
     }

@@ -35,7 +35,13 @@ public struct CaptureLostStep: Step {
 
     public func run(_ context: RunContext) async throws -> [String: String] {
         let plan = context.plan
-        guard let old = context.oldDataLocation() else { throw StepError.oldDataMissing(pgdata: plan.pgdata, expected: plan.oldDataDirectory) }
+        guard let old = context.oldDataLocation() else {
+            // Only after verify can it be gone (someone removed the kept copy): said, never a failure.
+            let gone = "the old data is neither at \(plan.pgdata) nor at \(plan.oldDataDirectory)"
+            context.delegate.handle(.warning("lost transactions: not read as rows: \(gone)"))
+            try LostFiles.write(Self.unread(plan, reason: gone), plan: plan)
+            return ["summary": "not read: \(gone)"]
+        }
         let server = PrivateServer(plan: plan, tools: context.tools, children: context.children, dataDirectory: old)
         // A look interrupted by a kill leaves its standby.signal, never the node's to keep, and
         // maybe its server still running.
@@ -46,9 +52,10 @@ public struct CaptureLostStep: Step {
             report = try await capture(context, server: server, clock: clock)
         } catch {
             let reason = (error as? LocalizedError)?.errorDescription ?? "\(error)"
-            context.delegate.handle(.warning("lost transactions: could not read them as rows (\(reason)); their WAL is saved with the divergence report"))
-            report = LostReport(format: LostReport.formatVersion, run: plan.runID, systemIdentifier: plan.systemIdentifier, timeline: 0,
-                                fork: "", capturedAt: Date(), tables: [], transactions: [], notes: ["not read as rows: \(reason)"], oldValues: nil)
+            let kept = plan.isRewind ? "their WAL is saved with the divergence report"
+                : "they are in the old data at \(old); pg-rejoin lost --from-old \(old) tries again"
+            context.delegate.handle(.warning("lost transactions: could not read them as rows (\(reason)); \(kept)"))
+            report = Self.unread(plan, reason: reason)
         }
         try? Files.removeTree(server.directory)
         try LostFiles.write(report, plan: plan)
@@ -82,6 +89,12 @@ public struct CaptureLostStep: Step {
         let (report, wal) = try await LostReading(server: server, run: plan.runID, systemIdentifier: plan.systemIdentifier)
             .read(timeline: timeline, fork: fork, clock: clock)
         return Self.namingRemovedFiles(report, wal: wal, upstream: plan.upstream)
+    }
+
+    /// A report that says why nothing was read.
+    static func unread(_ plan: RejoinPlan, reason: String) -> LostReport {
+        LostReport(format: LostReport.formatVersion, run: plan.runID, systemIdentifier: plan.systemIdentifier, timeline: 0,
+                   fork: "", capturedAt: Date(), tables: [], transactions: [], notes: [LostFromOld.unreadNote + reason], oldValues: nil)
     }
 
     /// A TRUNCATE or DROP removed a relation's files, so the old primary's catalog no longer
