@@ -134,7 +134,7 @@ final class DebianClusterTests: XCTestCase {
             XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
             XCTAssertTrue(result.stdout.contains("recover-local done"), result.stdout)
             XCTAssertTrue(result.stdout.contains("rewind done"), result.stdout)
-            XCTAssertFalse(result.stdout.contains("clone"), "no full copy: \(result.stdout)")
+            XCTAssertFalse(result.stdout.contains("] clone"), "no full copy: \(result.stdout)")
         } else {
             XCTAssertTrue(result.stdout.contains("set-aside done"), result.stdout)
             XCTAssertTrue(result.stdout.contains("clone done"), result.stdout)

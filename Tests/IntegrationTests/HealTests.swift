@@ -277,7 +277,7 @@ final class HealTests: XCTestCase {
         let (started, _) = try heal(pg2, peers: all)
         XCTAssertEqual(started.status, 0, started.output)
         XCTAssertTrue(started.stdout.contains("start the stopped standby"), started.output)
-        XCTAssertFalse(started.output.contains("clone"), started.output)
+        XCTAssertFalse(started.output.contains("] clone"), started.output)
         XCTAssertEqual(siblings(of: pg2), ["data.rejoin"], "no old copy, no staging: nothing was rebuilt")
         assertStreaming(pg2, from: pg1)
         pg2.waitFor("SELECT count(*) FROM orders WHERE id = 7001", toBe: "1")

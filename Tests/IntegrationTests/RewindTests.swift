@@ -36,7 +36,7 @@ final class RewindTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("method rewind"), result.stdout)
         XCTAssertTrue(result.stdout.contains("recover-local done"), result.stdout)
         XCTAssertTrue(result.stdout.contains("rewind done"), result.stdout)
-        XCTAssertFalse(result.stdout.contains("clone"), "no full copy: \(result.stdout)")
+        XCTAssertFalse(result.stdout.contains("] clone"), "no full copy: \(result.stdout)")
         XCTAssertEqual(siblings(of: f.pg1), ["data.rejoin"], "rewound in place, no old copy, no staging")
         try assertStreamsWithUpstreamRows(f)
         // The node kept its own configuration although pg_rewind copied the upstream's.
@@ -101,7 +101,7 @@ final class RewindTests: XCTestCase {
         let result = try sandbox.rejoin(sandbox.rejoinArguments(local: f.pg1, from: f.pg2.address, method: "auto"))
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.stdout.contains("not diverged"), result.stdout)
-        XCTAssertFalse(result.stdout.contains("clone"), result.stdout)
+        XCTAssertFalse(result.stdout.contains("] clone"), result.stdout)
         let journal = try String(contentsOfFile: f.pg1.dataDirectory + ".rejoin/journal.jsonl", encoding: .utf8)
         XCTAssertTrue(journal.contains("\"rewind.decision\":\"not-diverged\""), journal)
         // Nothing after the fork: no divergent WAL saved, no report (the name carries the run id).
