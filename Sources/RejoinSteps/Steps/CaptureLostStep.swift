@@ -44,11 +44,13 @@ public struct CaptureLostStep: Step {
         }
         let server = PrivateServer(plan: plan, tools: context.tools, children: context.children, dataDirectory: old)
         // A look interrupted by a kill leaves its standby.signal, never the node's to keep, and
-        // maybe its server still running.
-        try await server.abandon()
+        // maybe its server still running. Before pg_rewind that must be settled (a failure
+        // fails the step); after a verified copy, it is one more reason the rows were not read.
+        if plan.isRewind { try await server.abandon() }
         let report: LostReport
         let clock = PhaseClock()
         do {
+            if !plan.isRewind { try await server.abandon() }
             report = try await capture(context, server: server, clock: clock)
         } catch {
             let reason = (error as? LocalizedError)?.errorDescription ?? "\(error)"
