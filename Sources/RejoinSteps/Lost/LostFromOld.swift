@@ -107,12 +107,8 @@ public struct LostFromOld {
         if !control.isCleanShutdown {
             progress("crash recovery of \(data)")
             try Files.makeDirectory(directory)
-            try await StalePidFile.moveAside(from: data, to: directory + "/postmaster.pid.stale", tools: tools, control: control)
-            let result = try await children.run(RecoverLocalStep.crashRecovery(of: data, majorVersion: major, configFile: configFile, tools: tools))
-            control = try await tools.controlData(data)
-            guard control.isCleanShutdown else {
-                throw RewindError.recoveryFailed(pgdata: data, detail: result.standardErrorTail.suffix(3).joined(separator: "; "))
-            }
+            control = try await RecoverLocalStep.recoverToRead(data, control: control, majorVersion: major, configFile: configFile,
+                                                               stalePidFile: directory + "/postmaster.pid.stale", tools: tools, children: children)
         }
         progress("reading what timeline \(timeline) committed after the fork at \(fork)")
         return try await LostReading(server: server, run: run, systemIdentifier: system).read(timeline: timeline, fork: fork, clock: clock).report

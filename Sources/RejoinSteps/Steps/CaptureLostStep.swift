@@ -80,12 +80,9 @@ public struct CaptureLostStep: Step {
         if !control.isCleanShutdown {
             // Copy path, a node that crashed (the rewind path recovered it already): recovered
             // as recover-local would, so that its rows can be read as they were committed.
-            try await StalePidFile.moveAside(from: data, context: context, control: control)
-            let result = try await context.children.run(RecoverLocalStep.crashRecovery(of: data, plan: plan, tools: context.tools))
-            control = try await context.tools.controlData(data)
-            guard control.isCleanShutdown else {
-                throw RewindError.recoveryFailed(pgdata: data, detail: result.standardErrorTail.suffix(3).joined(separator: "; "))
-            }
+            control = try await RecoverLocalStep.recoverToRead(data, control: control, majorVersion: plan.majorVersion, configFile: plan.configFile,
+                                                               stalePidFile: plan.workDirectory + "/postmaster.pid.stale-\(plan.runID)",
+                                                               tools: context.tools, children: context.children)
             clock.mark("recovery")
         }
         let (report, wal) = try await LostReading(server: server, run: plan.runID, systemIdentifier: plan.systemIdentifier)

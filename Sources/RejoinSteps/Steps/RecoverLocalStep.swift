@@ -52,6 +52,20 @@ public struct RecoverLocalStep: Step {
         return facts
     }
 
+    /// Crash recovery of an old primary's data that is to be read for its lost rows (the copy
+    /// path's set-aside data, a kept copy): its stale pid file moved to `stalePidFile` first.
+    /// Returns pg_controldata's answer after, a clean shutdown.
+    static func recoverToRead(_ dataDirectory: String, control: ControlData, majorVersion: Int, configFile: String?,
+                              stalePidFile: String, tools: PgTools, children: ChildProcessRunner) async throws -> ControlData {
+        try await StalePidFile.moveAside(from: dataDirectory, to: stalePidFile, tools: tools, control: control)
+        let result = try await children.run(crashRecovery(of: dataDirectory, majorVersion: majorVersion, configFile: configFile, tools: tools))
+        let after = try await tools.controlData(dataDirectory)
+        guard after.isCleanShutdown else {
+            throw RewindError.recoveryFailed(pgdata: dataDirectory, detail: result.standardErrorTail.suffix(3).joined(separator: "; "))
+        }
+        return after
+    }
+
     /// Single-user crash recovery of `dataDirectory` (PGDATA, or on the copy path the old data
     /// set aside beside it).
     static func crashRecovery(of dataDirectory: String, plan: RejoinPlan, tools: PgTools) -> ChildCommand {
