@@ -81,7 +81,7 @@ public struct CaptureLostStep: Step {
             // Copy path, a node that crashed (the rewind path recovered it already): recovered
             // as recover-local would, so that its rows can be read as they were committed.
             control = try await RecoverLocalStep.recoverToRead(data, control: control, majorVersion: plan.majorVersion, configFile: plan.configFile,
-                                                               stalePidFile: plan.workDirectory + "/postmaster.pid.stale-\(plan.runID)",
+                                                               stalePidFile: StalePidFile.destination(plan),
                                                                tools: context.tools, children: context.children)
             clock.mark("recovery")
         }

@@ -6,9 +6,11 @@ import Foundation
 enum StalePidFile {
     /// `control`: pg_controldata's answer when the caller just read it.
     static func moveAside(from dataDirectory: String, context: RunContext, control: ControlData? = nil) async throws {
-        try await moveAside(from: dataDirectory, to: context.plan.workDirectory + "/postmaster.pid.stale-\(context.plan.runID)",
-                            tools: context.tools, control: control)
+        try await moveAside(from: dataDirectory, to: destination(context.plan), tools: context.tools, control: control)
     }
+
+    /// Where a run keeps a stale pid file it moved: its working directory.
+    static func destination(_ plan: RejoinPlan) -> String { plan.workDirectory + "/postmaster.pid.stale-\(plan.runID)" }
 
     static func moveAside(from dataDirectory: String, to destination: String, tools: PgTools, control: ControlData? = nil) async throws {
         guard Files.exists(dataDirectory + "/postmaster.pid"),
